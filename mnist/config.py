@@ -1,0 +1,275 @@
+"""Typed, frozen configurations — ``ModelConfig``, ``TrainConfig`` — and the presets.
+
+Kept free of TensorFlow so the dashboard's home page and session defaults import in
+milliseconds; ``mnist.models.build_model`` turns a ``ModelConfig`` into Keras layers.
+Every config validates itself on construction: an invalid one raises ``ValueError`` with a
+message meant for the person who chose the values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from mnist import IMAGE_SIDE
+
+ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid", "swish")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine")
+INITIALIZERS = ("he_normal", "glorot_uniform", "variance_scaling")
+PADDINGS = ("same", "valid")
+POOLS = ("max", "avg", "none")
+HEADS = ("flatten", "global_avg")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
+    _check(value in options, f"{name} must be one of {', '.join(options)}; got {value!r}")
+
+
+def _int_in(name: str, value: Any, low: int, high: int) -> None:
+    _check(
+        isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+        f"{name} must be a whole number from {low} to {high}; got {value!r}",
+    )
+
+
+def _fraction(name: str, value: float) -> None:
+    _check(0.0 <= value < 1.0, f"{name} must be at least 0 and below 1; got {value!r}")
+
+
+@dataclass(frozen=True)
+class ConvBlock:
+    """One stage of the feature extractor: ``convs`` convolutions, then pooling and dropout."""
+
+    filters: int = 32  # output channels of each convolution
+    kernel_size: int = 3  # square kernel side, in pixels
+    stride: int = 1  # convolution stride
+    convs: int = 1  # convolutions in the block (VGG-style stacks share one pooling layer)
+    activation: str = "relu"
+    batch_norm: bool = False  # BatchNormalization between each convolution and its activation
+    padding: str = "same"  # "valid" shrinks the map by kernel_size - 1 per convolution
+    pool: str = "max"  # "max", "avg" or "none": 2×2 pooling with stride 2 after the convs
+    dropout: float = 0.0  # fraction of activations dropped after the block (training only)
+
+    def __post_init__(self) -> None:
+        _int_in("filters", self.filters, 1, 1024)
+        _int_in("kernel size", self.kernel_size, 1, IMAGE_SIDE)
+        _int_in("stride", self.stride, 1, IMAGE_SIDE)
+        _int_in("convolutions per block", self.convs, 1, 8)
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("padding", self.padding, PADDINGS)
+        _choice("pooling", self.pool, POOLS)
+        _fraction("block dropout", self.dropout)
+
+    def output_side(self, side: int) -> int:
+        """Side of the square feature map this block makes from a ``side``×``side`` input."""
+        for _ in range(self.convs):
+            if self.padding == "valid":
+                side = max(0, (side - self.kernel_size) // self.stride + 1)
+            else:
+                side = math.ceil(side / self.stride)
+        if self.pool != "none":
+            side //= 2
+        return side
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A CNN for 28×28×1 inputs and 10 classes, as ``build_model`` will make it."""
+
+    conv_blocks: tuple[ConvBlock, ...] = (ConvBlock(), ConvBlock(filters=64))
+    head: str = "flatten"  # "flatten" or "global_avg" (global average pooling) before dense
+    dense_units: tuple[int, ...] = (128,)  # hidden dense layers before the 10-way softmax
+    dense_dropout: float = 0.0  # dropout before the 10-way softmax layer (training only)
+    initializer: str = "he_normal"  # kernel initialiser of every conv and dense layer
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3  # peak learning rate
+    lr_schedule: str = "constant"  # "cosine" decays to 0 over the planned training steps
+
+    def __post_init__(self) -> None:
+        # Lists from JSON or a form become tuples, so the config stays hashable and frozen.
+        blocks = tuple(b if isinstance(b, ConvBlock) else ConvBlock(**b) for b in self.conv_blocks)
+        object.__setattr__(self, "conv_blocks", blocks)
+        object.__setattr__(self, "dense_units", tuple(self.dense_units))
+        _int_in("number of conv blocks", len(self.conv_blocks), 1, 8)
+        _choice("head", self.head, HEADS)
+        for units in self.dense_units:
+            _int_in("dense units", units, 1, 4096)
+        _check(len(self.dense_units) <= 4, "at most 4 hidden dense layers")
+        _fraction("dense dropout", self.dense_dropout)
+        _choice("initializer", self.initializer, INITIALIZERS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("learning-rate schedule", self.lr_schedule, SCHEDULES)
+        _check(
+            isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate <= 10,
+            f"learning rate must be above 0 and at most 10; got {self.learning_rate!r}",
+        )
+        side = IMAGE_SIDE
+        for i, block in enumerate(self.conv_blocks, start=1):
+            new_side = block.output_side(side)
+            _check(
+                new_side >= 1,
+                f"conv block {i} would shrink its {side}×{side} input below 1×1 "
+                f"(kernel {block.kernel_size}, stride {block.stride}, {block.padding} padding, "
+                f"pooling {block.pool}); use fewer blocks, 'same' padding, a smaller kernel "
+                "or stride, or no pooling",
+            )
+            side = new_side
+
+    def feature_sides(self) -> list[int]:
+        """Side of the feature map after each conv block, e.g. [12, 4] for the codelab model."""
+        sides, side = [], IMAGE_SIDE
+        for block in self.conv_blocks:
+            side = block.output_side(side)
+            sides.append(side)
+        return sides
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        return cls(**_known_fields(cls, data))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a run trains: sizes, batches, epochs, and the overrides of the model's optimiser."""
+
+    epochs: int = 5
+    batch_size: int = 128
+    learning_rate: float | None = None  # None: the model config's learning rate
+    optimizer: str | None = None  # None: the model config's optimizer
+    train_size: int | None = None  # None: all 60,000 - validation_size training images
+    validation_size: int = 5_000  # held out (stratified) from the 60,000 for val_* metrics
+    seed: int = 0  # data split, shuffling, initial weights, augmentation
+    augment: bool = False  # random rotation ±10°, shift ±10 %, zoom ±10 % (training only)
+    early_stopping: int = 0  # patience in epochs on val_loss, best weights restored; 0: off
+
+    def __post_init__(self) -> None:
+        _int_in("epochs", self.epochs, 1, 500)
+        _int_in("batch size", self.batch_size, 1, 8192)
+        _int_in("validation size", self.validation_size, 0, 30_000)
+        if self.train_size is not None:
+            _int_in("train size", self.train_size, 10, 60_000 - self.validation_size)
+        _int_in("seed", self.seed, 0, 2**31 - 1)
+        _int_in("early-stopping patience", self.early_stopping, 0, 500)
+        _check(
+            not (self.early_stopping and self.validation_size == 0),
+            "early stopping watches val_loss, so it needs a validation size above 0",
+        )
+        if self.learning_rate is not None:
+            _check(
+                0 < self.learning_rate <= 10,
+                f"learning rate must be above 0 and at most 10; got {self.learning_rate!r}",
+            )
+        if self.optimizer is not None:
+            _choice("optimizer", self.optimizer, OPTIMIZERS)
+
+    def apply_to(self, model: ModelConfig) -> ModelConfig:
+        """The model config with this run's optimiser overrides applied."""
+        changes = {}
+        if self.learning_rate is not None:
+            changes["learning_rate"] = self.learning_rate
+        if self.optimizer is not None:
+            changes["optimizer"] = self.optimizer
+        return dataclasses.replace(model, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        return cls(**_known_fields(cls, data))
+
+
+def _known_fields(cls: type, data: dict) -> dict:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    _check(not unknown, f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+    return dict(data)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named model with the training it was designed for."""
+
+    name: str
+    title: str
+    description: str
+    model: ModelConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# The TF.js codelab "Handwritten digit recognition with CNNs", layer for layer: 5,994 parameters.
+CODELAB = Preset(
+    name="codelab",
+    title="Codelab",
+    description=(
+        "The TensorFlow.js codelab's CNN exactly: conv 8×5×5 → max-pool → conv 16×5×5 → max-pool "
+        "→ dense 10, variance-scaling init, Adam; trained as the codelab did, on 5,500 images "
+        "with 1,000 for validation, batch 512, 10 epochs."
+    ),
+    model=ModelConfig(
+        conv_blocks=(
+            ConvBlock(filters=8, kernel_size=5, padding="valid", pool="max"),
+            ConvBlock(filters=16, kernel_size=5, padding="valid", pool="max"),
+        ),
+        dense_units=(),
+        initializer="variance_scaling",
+        optimizer="adam",
+        learning_rate=1e-3,
+    ),
+    train=TrainConfig(epochs=10, batch_size=512, train_size=5_500, validation_size=1_000),
+)
+
+FAST = Preset(
+    name="fast",
+    title="Fast",
+    description=(
+        "The quickest route to 99 % on a laptop CPU: two batch-normalised conv blocks, "
+        "a small dense layer, Adam with a cosine schedule, 2 epochs."
+    ),
+    model=ModelConfig(
+        conv_blocks=(
+            ConvBlock(filters=32, kernel_size=3, batch_norm=True),
+            ConvBlock(filters=64, kernel_size=3, batch_norm=True),
+        ),
+        dense_units=(128,),
+        dense_dropout=0.3,
+        optimizer="adam",
+        learning_rate=3e-3,
+        lr_schedule="cosine",
+    ),
+    train=TrainConfig(epochs=2, batch_size=128),
+)
+
+BEST = Preset(
+    name="best",
+    title="Best",
+    description=(
+        "For 99.5 % and more: two VGG-style blocks of two batch-normalised convolutions, "
+        "dropout, augmentation (rotation, shift, zoom) and a cosine schedule."
+    ),
+    model=ModelConfig(
+        conv_blocks=(
+            ConvBlock(filters=32, convs=2, batch_norm=True, dropout=0.1),
+            ConvBlock(filters=64, convs=2, batch_norm=True, dropout=0.2),
+        ),
+        dense_units=(128,),
+        dense_dropout=0.3,
+        optimizer="adam",
+        learning_rate=3e-3,
+        lr_schedule="cosine",
+    ),
+    train=TrainConfig(epochs=12, batch_size=128, augment=True),
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (CODELAB, FAST, BEST)}

@@ -1,0 +1,132 @@
+"""``ModelConfig`` → compiled Keras model, and the summary derived from the built model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from mnist import INPUT_SHAPE, NUM_CLASSES
+from mnist.config import ModelConfig
+
+
+def _initializer(name: str) -> keras.initializers.Initializer:
+    if name == "variance_scaling":
+        # tf.js's varianceScaling default, the codelab's choice: scale 1, fan-in, truncated normal.
+        return keras.initializers.VarianceScaling(
+            scale=1.0, mode="fan_in", distribution="truncated_normal"
+        )
+    return keras.initializers.get(name)
+
+
+def make_optimizer(
+    config: ModelConfig, total_steps: int | None = None
+) -> keras.optimizers.Optimizer:
+    """The config's optimiser; a cosine schedule needs the planned number of training steps."""
+    lr: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
+    if config.lr_schedule == "cosine" and total_steps:
+        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total_steps)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True)
+    factory = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "rmsprop": keras.optimizers.RMSprop,
+    }[config.optimizer]
+    return factory(learning_rate=lr)
+
+
+def build_model(
+    config: ModelConfig, total_steps: int | None = None, name: str = "mnist_cnn"
+) -> keras.Model:
+    """Build and compile the CNN ``config`` describes: (N, 28, 28, 1) floats → (N, 10) softmax."""
+    init = _initializer(config.initializer)
+    inputs = keras.Input(shape=INPUT_SHAPE, name="image")  # (N, 28, 28, 1), 0–1
+    x = inputs
+    for b, block in enumerate(config.conv_blocks, start=1):
+        for c in range(1, block.convs + 1):
+            suffix = f"{b}" if block.convs == 1 else f"{b}_{c}"
+            x = layers.Conv2D(
+                block.filters,
+                block.kernel_size,
+                strides=block.stride,
+                padding=block.padding,
+                kernel_initializer=init,
+                # With batch norm the conv's bias is redundant: BN's beta does its job.
+                use_bias=not block.batch_norm,
+                activation=None if block.batch_norm else block.activation,
+                name=f"conv{suffix}",
+            )(x)
+            if block.batch_norm:
+                x = layers.BatchNormalization(name=f"bn{suffix}")(x)
+                x = layers.Activation(block.activation, name=f"{block.activation}{suffix}")(x)
+        if block.pool == "max":
+            x = layers.MaxPooling2D(2, strides=2, name=f"maxpool{b}")(x)
+        elif block.pool == "avg":
+            x = layers.AveragePooling2D(2, strides=2, name=f"avgpool{b}")(x)
+        if block.dropout:
+            x = layers.Dropout(block.dropout, name=f"dropout{b}")(x)
+    if config.head == "global_avg":
+        x = layers.GlobalAveragePooling2D(name="global_avg")(x)
+    else:
+        x = layers.Flatten(name="flatten")(x)
+    for d, units in enumerate(config.dense_units, start=1):
+        x = layers.Dense(units, activation="relu", kernel_initializer=init, name=f"dense{d}")(x)
+    if config.dense_dropout:
+        x = layers.Dropout(config.dense_dropout, name="output_dropout")(x)
+    outputs = layers.Dense(
+        NUM_CLASSES, activation="softmax", kernel_initializer=init, name="probabilities"
+    )(x)
+    model = keras.Model(inputs, outputs, name=name)
+    model.compile(
+        optimizer=make_optimizer(config, total_steps),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of the summary table."""
+
+    name: str
+    type: str
+    output_shape: str  # e.g. "(None, 24, 24, 8)"
+    params: int
+
+
+def summary_rows(model: keras.Model) -> list[LayerRow]:
+    """Layer, type, output shape and parameter count for every layer, read off the built model."""
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape)
+        rows.append(
+            LayerRow(
+                name=layer.name,
+                type=type(layer).__name__,
+                output_shape=str(shape).replace("None", "batch"),
+                params=layer.count_params(),
+            )
+        )
+    return rows
+
+
+def parameter_counts(model: keras.Model) -> dict[str, int]:
+    """Total, trainable and non-trainable (e.g. batch-norm statistics) parameters."""
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
+    return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a ``.keras`` file safely (``safe_mode`` on: no arbitrary code from the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a bad archive
+        raise ValueError(f"{path}: not a readable Keras model ({exc})") from None

@@ -1,0 +1,384 @@
+"""Training runs on disk: one folder per run, shared by every process that looks at it.
+
+A run folder (``runs/<run-id>/``) holds ``config.json`` (model + training config), a
+``metrics.jsonl`` the worker appends per batch and per epoch, a ``status.json`` (state, pid,
+heartbeat, progress, error) and, once trained, ``model.keras`` and ``evaluation.json``.
+Whole files are written to a temporary name and renamed, so a reader never sees half a file.
+
+Runs are started as worker processes (``python -m mnist train --run-dir DIR``); a server-wide
+slot policy (``MNIST_MAX_RUNS``, default 1) makes the rest wait, queued, in start order.
+This module never imports TensorFlow: the dashboard lists and watches runs without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from mnist.config import ModelConfig, TrainConfig
+
+RUNS_DIR_ENV = "MNIST_RUNS_DIR"
+MAX_RUNS_ENV = "MNIST_MAX_RUNS"
+DEFAULT_RUNS_DIR = "runs"
+DEFAULT_MAX_RUNS = 1  # one training at a time: a 2-core machine has nothing to spare
+
+QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
+DONE, STOPPED, FAILED = "done", "stopped", "failed"
+LIVE_STATES = (QUEUED, RUNNING, STOPPING)
+FINAL_STATES = (DONE, STOPPED, FAILED)
+
+HEARTBEAT_SECONDS = 1.0  # how often a worker rewrites status.json, busy or not
+STALE_SECONDS = 30.0  # a live run silent this long has lost its worker
+
+CONFIG, STATUS, METRICS = "config.json", "status.json", "metrics.jsonl"
+MODEL, EVALUATION, STOP_FILE, LOG = "model.keras", "evaluation.json", "STOP", "worker.log"
+
+
+class RunError(Exception):
+    """A run folder is missing, unreadable or in a state that forbids the request."""
+
+
+def resolve_runs_dir(runs_dir: str | os.PathLike | None = None) -> Path:
+    """The argument, else ``$MNIST_RUNS_DIR``, else ``./runs``."""
+    return Path(runs_dir or os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR).expanduser()
+
+
+def max_concurrent_runs(value: int | None = None) -> int:
+    """The slot limit: the argument, else ``$MNIST_MAX_RUNS``, else 1."""
+    if value is None:
+        raw = os.environ.get(MAX_RUNS_ENV, "")
+        try:
+            value = int(raw) if raw else DEFAULT_MAX_RUNS
+        except ValueError:
+            raise RunError(f"{MAX_RUNS_ENV} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise RunError(f"the number of concurrent runs must be at least 1, not {value}")
+    return value
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary sibling, then rename it over ``path`` (atomic on POSIX)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, allow_nan=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path``; anything else raises ``RunError`` naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: expected a JSON object")
+    return data
+
+
+def new_run_id(now: float | None = None) -> str:
+    """Sortable, unique enough: ``20261129-143012-3fa2``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What ``config.json`` holds: the model, how to train it, and where it came from."""
+
+    model: ModelConfig
+    train: TrainConfig
+    preset: str | None = None  # the preset it started from, if any
+    created: float = 0.0  # Unix time
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model.to_dict(),
+            "train": self.train.to_dict(),
+            "preset": self.preset,
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        return cls(
+            model=ModelConfig.from_dict(data["model"]),
+            train=TrainConfig.from_dict(data["train"]),
+            preset=data.get("preset"),
+            created=float(data.get("created", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run folder as read at one moment."""
+
+    path: Path
+    config: RunConfig
+    status: dict  # status.json, with a dead worker's live state turned into "failed"
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def state(self) -> str:
+        return self.status.get("state", FAILED)
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @property
+    def model_path(self) -> Path | None:
+        path = self.path / MODEL
+        return path if path.is_file() else None
+
+    def evaluation(self) -> dict | None:
+        """``evaluation.json``, or None before the run has one."""
+        try:
+            return read_json(self.path / EVALUATION)
+        except RunError:
+            return None
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        # Reap our own finished child first, or it would linger as a zombie that looks alive.
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: fine, ask the kernel below
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_status(run_dir: Path, now: float | None = None) -> dict:
+    """``status.json``; a live state whose worker died or went silent reads as ``failed``."""
+    status = read_json(run_dir / STATUS)
+    if status.get("state") in LIVE_STATES:
+        now = time.time() if now is None else now
+        silent = now - float(status.get("heartbeat", 0))
+        if not _pid_alive(status.get("pid")):
+            reason = "the worker process ended without finishing the run (killed or crashed)"
+        elif silent > STALE_SECONDS:
+            reason = f"the worker has not reported for {silent:.0f} s (hung or killed)"
+        else:
+            return status
+        status = {**status, "state": FAILED, "error": reason, "stale": True}
+    return status
+
+
+def load_run(run_dir: str | os.PathLike) -> Run:
+    """Read one run folder; a missing or corrupt one raises ``RunError``."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run")
+    try:
+        config = RunConfig.from_dict(read_json(path / CONFIG))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"{path / CONFIG}: invalid run config ({exc})") from None
+    return Run(path=path, config=config, status=read_status(path))
+
+
+def find_run(run_id: str, runs_dir: str | os.PathLike | None = None) -> Run:
+    """The run called ``run_id`` in the runs folder."""
+    if not run_id or "/" in run_id or run_id.startswith("."):
+        raise RunError(f"{run_id!r} is not a run id")
+    return load_run(resolve_runs_dir(runs_dir) / run_id)
+
+
+def list_runs(runs_dir: str | os.PathLike | None = None) -> tuple[list[Run], list[str]]:
+    """All runs, newest first, and one message per folder that could not be read."""
+    root = resolve_runs_dir(runs_dir)
+    if not root.is_dir():
+        return [], []
+    runs, problems = [], []
+    for path in sorted(root.iterdir(), reverse=True):
+        if path.name.startswith(".") or not path.is_dir():
+            continue
+        try:
+            runs.append(load_run(path))
+        except RunError as exc:
+            problems.append(str(exc))
+    runs.sort(key=lambda r: (r.config.created, r.run_id), reverse=True)
+    return runs, problems
+
+
+def create_run(
+    model: ModelConfig,
+    train: TrainConfig,
+    preset: str | None = None,
+    runs_dir: str | os.PathLike | None = None,
+) -> Path:
+    """A new run folder with its config and a ``queued`` status; nothing runs yet."""
+    root = resolve_runs_dir(runs_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    while True:
+        path = root / new_run_id(now)
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            continue
+    write_json_atomic(path / CONFIG, RunConfig(model, train, preset, now).to_dict())
+    write_json_atomic(path / STATUS, {"state": QUEUED, "pid": None, "heartbeat": now})
+    return path
+
+
+def worker_command(run_dir: Path, max_runs: int | None = None) -> list[str]:
+    """The command that trains an existing run folder: the same code path as the CLI."""
+    cmd = [sys.executable, "-m", "mnist", "train", "--run-dir", str(run_dir)]
+    if max_runs is not None:
+        cmd += ["--max-runs", str(max_runs)]
+    return cmd
+
+
+def start_run(
+    model: ModelConfig,
+    train: TrainConfig,
+    preset: str | None = None,
+    runs_dir: str | os.PathLike | None = None,
+    max_runs: int | None = None,
+) -> Path:
+    """Create a run and start its worker process (no shell); returns the run folder."""
+    path = create_run(model, train, preset, runs_dir)
+    # The worker must import *this* package, wherever the caller's working directory is.
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with open(path / LOG, "ab") as log:
+        proc = subprocess.Popen(
+            worker_command(path.resolve(), max_runs),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            # Its own session: a page rerun or a Ctrl-C in the server's terminal does not kill it.
+            start_new_session=True,
+        )
+    # Record the pid at once so a worker that dies before its first heartbeat reads as failed.
+    status = read_json(path / STATUS)
+    if status.get("pid") is None:
+        status["pid"] = proc.pid
+        write_json_atomic(path / STATUS, status)
+    return path
+
+
+def request_stop(run_dir: str | os.PathLike) -> bool:
+    """Ask a live run to stop at its next batch (stop file + SIGTERM); False if not live."""
+    run = load_run(run_dir)
+    if not run.is_live:
+        return False
+    (run.path / STOP_FILE).touch()
+    pid = run.status.get("pid")
+    if pid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)  # if it fails, the stop file still tells the worker
+    return True
+
+
+def delete_run(run_dir: str | os.PathLike) -> None:
+    """Remove a finished run's folder; a live run must be stopped first."""
+    run = load_run(run_dir)
+    if run.is_live:
+        raise RunError(f"run {run.run_id} is {run.state}; stop it before deleting it")
+    # Rename first: the folder vanishes from listings at once, never half-deleted.
+    trash = run.path.with_name(f".deleting-{run.run_id}-{os.getpid()}")
+    os.replace(run.path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def read_metrics(run_dir: str | os.PathLike, offset: int = 0) -> tuple[list[dict], int]:
+    """Records appended since byte ``offset`` and the offset to pass next time.
+
+    Only whole lines are returned, so a line the worker is still writing is read next time.
+    """
+    path = Path(run_dir) / METRICS
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            chunk = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    end = chunk.rfind(b"\n") + 1
+    records = []
+    for line in chunk[:end].splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a damaged line costs one point, not the chart
+    return records, offset + end
+
+
+class SlotLock:
+    """Hold one of the ``max_runs`` training slots of a runs folder while training.
+
+    Slots are ``flock``-ed files, so a worker killed with SIGKILL frees its slot at once.
+    A run only tries for a slot when no older run is waiting, so queued runs start in order.
+    """
+
+    def __init__(self, runs_dir: Path, run_id: str, max_runs: int) -> None:
+        self.dir = runs_dir / ".slots"
+        self.run_id = run_id
+        self.max_runs = max_runs
+        self._fh: IO[bytes] | None = None
+
+    def _older_run_waiting(self) -> bool:
+        root = self.dir.parent
+        for path in root.iterdir():
+            if path.name >= self.run_id or path.name.startswith(".") or not path.is_dir():
+                continue
+            try:
+                if read_status(path).get("state") == QUEUED:
+                    return True
+            except RunError:
+                continue
+        return False
+
+    def try_acquire(self) -> bool:
+        """Take a free slot now if it is this run's turn; True when held."""
+        if self._fh is not None:
+            return True
+        if self._older_run_waiting():
+            return False
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for i in range(self.max_runs):
+            fh = open(self.dir / f"slot-{i}.lock", "ab")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                continue
+            self._fh = fh
+            return True
+        return False
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None

@@ -1,0 +1,147 @@
+"""Any drawing → the 28×28 input an MNIST network expects, made the way MNIST itself was made.
+
+Steps: grayscale (alpha as ink where the image is transparent) → invert a light background →
+crop to the ink → fit in 20×20 keeping the aspect ratio → paste in 28×28 so the ink's centre of
+mass sits at the centre → float32 / 255, shape (28, 28, 1). A plain resize of a 280×280 canvas
+would shrink small or off-centre digits into shapes the network never saw.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mnist import IMAGE_SIDE, NUM_CLASSES
+
+DIGIT_BOX = 20  # MNIST digits were fitted in 20×20 and centred by mass in 28×28
+INK_LEVEL = 0.2  # a pixel counts as ink above this fraction of full intensity (0–1)
+MIN_INK_FRACTION = 0.002  # below this share of ink pixels a drawing is "empty"
+MIN_INK_PIXELS = 4
+MAX_PIXELS = 25_000_000  # refuse images larger than 25 megapixels (decompression bombs)
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+class SketchError(ValueError):
+    """The image cannot be read or is not something to classify."""
+
+
+class EmptySketch(SketchError):
+    """There is (almost) nothing drawn: ask for a drawing instead of guessing."""
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    """The outermost pixels of a 2-D array, where the background shows."""
+    return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+
+
+def _to_ink(image: Image.Image | np.ndarray) -> np.ndarray:
+    """Ink intensity in 0–1 as a float32 (H, W) array: light strokes on a dark ground."""
+    if isinstance(image, Image.Image):
+        if image.mode in ("P", "PA", "LA", "La", "RGBa") or "transparency" in image.info:
+            image = image.convert("RGBA")
+        elif image.mode not in ("L", "RGB", "RGBA"):
+            image = image.convert("RGB")
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise SketchError(f"expected a grayscale, RGB or RGBA image, got shape {array.shape}")
+    if array.size == 0:
+        raise SketchError("the image has no pixels")
+    # uint8 images are 0–255; float arrays may already be 0–1.
+    full = 1.0 if array.dtype.kind == "f" and float(array.max()) <= 1.0 else 255.0
+    array = array.astype(np.float32) / full
+    if array.ndim == 2:
+        gray = array
+    else:
+        gray = array[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # luma
+        if array.shape[2] == 4 and np.median(_border(array[..., 3])) < 0.5:
+            # A transparent background (the canvas, or a PNG with alpha): the ink is what
+            # is opaque, whatever its colour.
+            return array[..., 3]
+    if np.median(_border(gray)) > 0.5:  # dark ink on paper: MNIST wants light ink on black
+        gray = 1.0 - gray
+    return gray.astype(np.float32)
+
+
+def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
+    """A drawing (PIL image or (H, W[, C]) array, any size) → float32 (28, 28, 1) in 0–1.
+
+    Raises ``EmptySketch`` when there is too little ink to be a digit.
+    """
+    ink = _to_ink(image)  # (H, W) in 0–1
+    mask = ink > INK_LEVEL
+    count = int(mask.sum())
+    if count < max(MIN_INK_PIXELS, MIN_INK_FRACTION * ink.size):
+        raise EmptySketch("nothing drawn yet: draw a digit")
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    # Fit the longer side to 20 px, keeping the aspect ratio (a "1" stays thin).
+    h, w = crop.shape
+    scale = DIGIT_BOX / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    resized = Image.fromarray((crop * 255).astype(np.uint8)).resize(
+        (new_w, new_h), Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
+    )
+    digit = np.asarray(resized, dtype=np.float32) / 255.0  # (new_h, new_w)
+    # Place it so its centre of mass lands on the centre of the 28×28 field, kept inside.
+    total = digit.sum()
+    cy = (digit.sum(axis=1) @ np.arange(new_h)) / total if total else (new_h - 1) / 2
+    cx = (digit.sum(axis=0) @ np.arange(new_w)) / total if total else (new_w - 1) / 2
+    centre = (IMAGE_SIDE - 1) / 2
+    top = int(np.clip(round(centre - cy), 0, IMAGE_SIDE - new_h))
+    left = int(np.clip(round(centre - cx), 0, IMAGE_SIDE - new_w))
+    out = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
+    out[top : top + new_h, left : left + new_w] = digit
+    return out[..., np.newaxis]  # (28, 28, 1)
+
+
+def open_image(source: str | os.PathLike | bytes) -> Image.Image:
+    """Open an image file or bytes, refusing unreadable, huge or absurdly large images."""
+    name = "image" if isinstance(source, bytes) else str(source)
+    try:
+        if isinstance(source, bytes):
+            size = len(source)
+            fh = io.BytesIO(source)
+        else:
+            path = Path(source)
+            size = path.stat().st_size
+            fh = path
+        if size > MAX_FILE_BYTES:
+            raise SketchError(
+                f"{name}: file too large ({size / 1e6:.0f} MB; at most "
+                f"{MAX_FILE_BYTES / 1e6:.0f} MB)"
+            )
+        image = Image.open(fh)
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise SketchError(f"{name}: image too large ({width}×{height} pixels)")
+        image.load()
+    except SketchError:
+        raise
+    except FileNotFoundError:
+        raise SketchError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise SketchError(f"{name}: is a folder, not an image") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise SketchError(f"{name}: not an image PIL can read") from None
+    except OSError as exc:
+        raise SketchError(f"{name}: cannot read the image ({exc})") from None
+    return image
+
+
+def classify(model, x: np.ndarray) -> np.ndarray:
+    """(28, 28, 1) input → (10,) probabilities, by calling the model directly.
+
+    ``model(x, training=False)`` costs a few ms; ``model.predict`` sets up a whole
+    prediction loop for one image and costs several times more.
+    """
+    probs = np.asarray(model(x[np.newaxis], training=False), dtype=np.float32)[0]
+    if probs.shape != (NUM_CLASSES,):
+        raise ValueError(f"the model returned shape {probs.shape}, expected ({NUM_CLASSES},)")
+    return probs

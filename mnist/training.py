@@ -1,0 +1,436 @@
+"""The training worker: one run folder in, a trained model and its metrics out.
+
+``execute(run_dir)`` is what ``python -m mnist train`` runs, in its own process, whether a
+person typed it or the dashboard started it. ``MetricsRecorder`` is the Keras callback that
+streams per-batch and per-epoch metrics to ``metrics.jsonl``, keeps ``status.json`` current
+and turns a stop request (SIGTERM, SIGINT or a ``STOP`` file) into ``stop_training``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnist import data as mnist_data
+from mnist import runs
+from mnist.evaluation import evaluate_model
+from mnist.models import build_model
+
+
+class StatusWriter:
+    """The worker's single writer of ``status.json``: progress fields plus a heartbeat thread.
+
+    The callback calls ``update`` per batch (written at most every ``HEARTBEAT_SECONDS``);
+    the thread rewrites the file every ``HEARTBEAT_SECONDS`` even while data loads or the
+    model is saved, so readers can tell a slow run from a dead one.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / runs.STATUS
+        self._lock = threading.Lock()
+        self._status: dict = {"state": runs.QUEUED, "pid": os.getpid(), "error": None}
+        self._last_write = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.update(force=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def get(self, key: str, default=None):
+        with self._lock:
+            return self._status.get(key, default)
+
+    def update(self, force: bool = False, **fields) -> None:
+        with self._lock:
+            self._status.update(fields)
+            now = time.time()
+            if force or now - self._last_write >= runs.HEARTBEAT_SECONDS:
+                self._write(now)
+
+    def _write(self, now: float) -> None:
+        self._status["heartbeat"] = now
+        runs.write_json_atomic(self.path, self._status)
+        self._last_write = now
+
+    def _beat(self) -> None:
+        while not self._stop.wait(runs.HEARTBEAT_SECONDS):
+            with self._lock:
+                if time.time() - self._last_write >= runs.HEARTBEAT_SECONDS:
+                    self._write(time.time())
+
+
+def _finite(value) -> float | None:
+    """A float for JSON, or None for a missing or non-finite value."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class MetricsRecorder(keras.callbacks.Callback):
+    """Append per-batch and per-epoch metrics to ``metrics.jsonl``; honour stop requests.
+
+    Per-batch ``loss``/``accuracy`` are Keras's running means over the epoch so far.
+    A non-finite loss stops training and is reported in ``self.diverged``.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        status: StatusWriter,
+        *,
+        epochs: int,
+        steps_per_epoch: int,
+        batch_size: int,
+        train_samples: int,
+        stop_requested: Callable[[], bool],
+        report: Callable[[dict], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.metrics_path = run_dir / runs.METRICS
+        self.status = status
+        self.epochs = epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.batch_size = batch_size
+        self.train_samples = train_samples
+        self.stop_requested = stop_requested
+        self.report = report
+        self.diverged: str | None = None
+        self.stopped_by_request = False
+        self._fh = None
+        self._step = 0
+        self.samples = 0  # training images seen so far, all epochs
+
+    # -- helpers -------------------------------------------------------------------------
+    def _learning_rate(self) -> float | None:
+        try:
+            return _finite(np.asarray(self.model.optimizer.learning_rate))
+        except (AttributeError, TypeError, ValueError):
+            return None
+
+    def _emit(self, record: dict) -> None:
+        self._fh.write(_dumps(record) + "\n")
+        self._fh.flush()
+
+    def _samples_seen(self, batch: int) -> int:
+        return min((batch + 1) * self.batch_size, self.train_samples)
+
+    # -- Keras hooks ---------------------------------------------------------------------
+    def on_train_begin(self, logs=None) -> None:
+        self._fh = open(self.metrics_path, "a", encoding="utf-8")
+        self._t0 = time.perf_counter()
+        self._total_steps = self.epochs * self.steps_per_epoch
+        self.status.update(
+            force=True,
+            state=runs.RUNNING,
+            started=time.time(),
+            epoch=0,
+            epochs=self.epochs,
+            batch=0,
+            batches=self.steps_per_epoch,
+            step=0,
+            total_steps=self._total_steps,
+        )
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch = epoch + 1  # 1-based for people
+        self._epoch_t0 = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        logs = logs or {}
+        self._step += 1
+        self.samples += min(self.batch_size, self.train_samples - batch * self.batch_size)
+        now = time.perf_counter()
+        elapsed = now - self._t0
+        epoch_elapsed = now - self._epoch_t0
+        loss = _finite(logs.get("loss"))
+        rate = self._samples_seen(batch) / epoch_elapsed if epoch_elapsed > 0 else None
+        eta = (self._total_steps - self._step) * elapsed / self._step
+        record = {
+            "type": "batch",
+            "epoch": self._epoch,
+            "batch": batch + 1,
+            "step": self._step,
+            "loss": loss,
+            "accuracy": _finite(logs.get("accuracy")),
+            "lr": self._learning_rate(),
+            "samples_per_second": _finite(rate),
+            "elapsed": round(elapsed, 3),
+            "eta_seconds": round(eta, 1),
+        }
+        self._emit(record)
+        self.status.update(
+            epoch=self._epoch,
+            batch=batch + 1,
+            step=self._step,
+            loss=loss,
+            accuracy=record["accuracy"],
+            samples_per_second=record["samples_per_second"],
+            elapsed=record["elapsed"],
+            eta_seconds=record["eta_seconds"],
+        )
+        if loss is None:
+            self.diverged = (
+                f"the loss became {logs.get('loss')} at epoch {self._epoch}, batch {batch + 1}: "
+                "training diverged; try a lower learning rate"
+            )
+            self.model.stop_training = True
+        elif self.stop_requested():
+            self.stopped_by_request = True
+            self.status.update(force=True, state=runs.STOPPING)
+            self.model.stop_training = True
+        if self.report:
+            self.report(record)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = logs or {}
+        now = time.perf_counter()
+        epoch_seconds = now - self._epoch_t0
+        samples = self.train_samples if not self.model.stop_training else None
+        record = {
+            "type": "epoch",
+            "epoch": epoch + 1,
+            "step": self._step,
+            "loss": _finite(logs.get("loss")),
+            "accuracy": _finite(logs.get("accuracy")),
+            "val_loss": _finite(logs.get("val_loss")),
+            "val_accuracy": _finite(logs.get("val_accuracy")),
+            "lr": self._learning_rate(),
+            "samples_per_second": _finite(samples / epoch_seconds) if samples else None,
+            "epoch_seconds": round(epoch_seconds, 3),
+            "elapsed": round(now - self._t0, 3),
+            "complete": samples is not None,
+        }
+        self._emit(record)
+        self.status.update(
+            force=True,
+            val_loss=record["val_loss"],
+            val_accuracy=record["val_accuracy"],
+        )
+        if self.report:
+            self.report(record)
+
+    def on_train_end(self, logs=None) -> None:
+        if self._fh:
+            self._fh.close()
+            self._fh = None
+
+
+def _dumps(record: dict) -> str:
+    return json.dumps(record, separators=(",", ":"), allow_nan=False)
+
+
+AUGMENTATION = {
+    "rotation": 10 / 360,  # ±10°, as a fraction of a full turn
+    "translation": 0.1,  # ±10 % of the side
+    "zoom": 0.1,  # ±10 %
+}
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle_seed: int | None = None,
+    augment: bool = False,
+) -> tf.data.Dataset:
+    """uint8 (N, 28, 28) → batches of float32 (B, 28, 28, 1) in 0–1, prefetched."""
+    ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+
+    def scale(x, y):
+        return tf.cast(x, tf.float32)[..., tf.newaxis] / 255.0, y
+
+    ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
+    if augment:
+        pipeline = keras.Sequential(
+            [
+                keras.layers.RandomRotation(AUGMENTATION["rotation"], fill_mode="constant"),
+                keras.layers.RandomTranslation(
+                    AUGMENTATION["translation"], AUGMENTATION["translation"], fill_mode="constant"
+                ),
+                keras.layers.RandomZoom(AUGMENTATION["zoom"], fill_mode="constant"),
+            ],
+            name="augmentation",
+        )
+        ds = ds.map(
+            lambda x, y: (pipeline(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class StopSignal:
+    """A stop request: SIGTERM/SIGINT (main thread only) or the run's ``STOP`` file."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.stop_file = run_dir / runs.STOP_FILE
+        self._event = threading.Event()
+        self._previous: dict = {}
+
+    def __enter__(self) -> StopSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        self._event.set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set() or self.stop_file.exists()
+
+
+def _save_model(model: keras.Model, run_dir: Path) -> Path:
+    final = run_dir / runs.MODEL
+    tmp = run_dir / f".model.{os.getpid()}.tmp.keras"  # Keras insists on the .keras suffix
+    model.save(tmp)
+    os.replace(tmp, final)
+    return final
+
+
+def execute(
+    run_dir: str | os.PathLike,
+    *,
+    max_runs: int | None = None,
+    report: Callable[[dict], None] | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> dict:
+    """Train the run in ``run_dir`` to the end and return its final status.
+
+    Never raises for a failed run: the failure is recorded in ``status.json``.
+    """
+    run_dir = Path(run_dir)
+    config = runs.RunConfig.from_dict(runs.read_json(run_dir / runs.CONFIG))
+    status = StatusWriter(run_dir)
+    status.start()
+    slot = runs.SlotLock(run_dir.parent, run_dir.name, runs.max_concurrent_runs(max_runs))
+    try:
+        with StopSignal(run_dir) as stop:
+            while not slot.try_acquire():
+                if stop():
+                    status.update(
+                        force=True,
+                        state=runs.STOPPED,
+                        finished=time.time(),
+                        message="stopped while waiting for a training slot",
+                    )
+                    return runs.read_json(run_dir / runs.STATUS)
+                status.update(message="waiting for another run to finish")
+                time.sleep(0.5)
+            status.update(force=True, state=runs.RUNNING, message="loading data")
+            _train(run_dir, config, status, stop, report, data_dir)
+    except Exception as exc:  # the worker's last word: record why, never leave a live state
+        traceback.print_exc(file=sys.stderr)
+        status.update(
+            force=True,
+            state=runs.FAILED,
+            finished=time.time(),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    finally:
+        slot.release()
+        status.close()
+    return runs.read_json(run_dir / runs.STATUS)
+
+
+def _train(run_dir, config, status, stop, report, data_dir) -> None:
+    tc = config.train
+    keras.utils.set_random_seed(tc.seed)  # per-thread Keras state: set where the work runs
+    dataset = mnist_data.load(data_dir)
+    split = dataset.split(tc.validation_size, tc.train_size, tc.seed)
+    steps_per_epoch = math.ceil(len(split.y_train) / tc.batch_size)
+    model = build_model(tc.apply_to(config.model), total_steps=tc.epochs * steps_per_epoch)
+    train_ds = make_dataset(
+        split.x_train, split.y_train, tc.batch_size, shuffle_seed=tc.seed, augment=tc.augment
+    )
+    val_ds = make_dataset(split.x_val, split.y_val, 1000) if len(split.y_val) else None
+    recorder = MetricsRecorder(
+        run_dir,
+        status,
+        epochs=tc.epochs,
+        steps_per_epoch=steps_per_epoch,
+        batch_size=tc.batch_size,
+        train_samples=len(split.y_train),
+        stop_requested=stop,
+        report=report,
+    )
+    callbacks: list[keras.callbacks.Callback] = [
+        recorder,
+        keras.callbacks.TensorBoard(
+            log_dir=str(run_dir / "tensorboard"),
+            write_graph=False,
+            update_freq="epoch",
+            profile_batch=0,
+        ),
+    ]
+    if tc.early_stopping:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=tc.early_stopping, restore_best_weights=True
+            )
+        )
+    status.update(
+        force=True,
+        message="training",
+        train_samples=len(split.y_train),
+        validation_samples=len(split.y_val),
+        params=model.count_params(),
+    )
+    t0 = time.perf_counter()
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=tc.epochs,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
+    )  # the dataset shuffles itself
+    train_seconds = time.perf_counter() - t0
+    if recorder.diverged:
+        status.update(
+            force=True,
+            state=runs.FAILED,
+            finished=time.time(),
+            error=recorder.diverged,
+            train_seconds=round(train_seconds, 2),
+        )
+        return
+    status.update(force=True, message="saving the model")
+    _save_model(model, run_dir)
+    status.update(force=True, message="evaluating on the 10,000 test images")
+    evaluation = evaluate_model(model, dataset.test_images, dataset.test_labels)
+    runs.write_json_atomic(run_dir / runs.EVALUATION, evaluation.to_dict())
+    status.update(
+        force=True,
+        state=runs.STOPPED if recorder.stopped_by_request else runs.DONE,
+        finished=time.time(),
+        message=None,
+        eta_seconds=0.0,
+        test_accuracy=evaluation.accuracy,
+        train_seconds=round(train_seconds, 2),
+        samples_per_second=round(recorder.samples / train_seconds, 1),
+    )
