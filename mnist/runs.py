@@ -180,7 +180,9 @@ def read_status(run_dir: Path, now: float | None = None) -> dict:
     if status.get("state") in LIVE_STATES:
         now = time.time() if now is None else now
         silent = now - float(status.get("heartbeat", 0))
-        if not _pid_alive(status.get("pid")):
+        pid = status.get("pid")
+        # A new run has no pid until its worker starts: only silence can condemn it.
+        if pid is not None and not _pid_alive(pid):
             reason = "the worker process ended without finishing the run (killed or crashed)"
         elif silent > STALE_SECONDS:
             reason = f"the worker has not reported for {silent:.0f} s (hung or killed)"

@@ -1,0 +1,49 @@
+"""Shared fixtures: a private runs folder per test and small, fast training configs."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist import runs
+from mnist.config import PRESETS, TrainConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    """An empty runs folder, also set as $MNIST_RUNS_DIR so nothing writes to ./runs."""
+    path = tmp_path / "runs"
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(path))
+    monkeypatch.delenv(runs.MAX_RUNS_ENV, raising=False)
+    return path
+
+
+@pytest.fixture
+def codelab_model():
+    return PRESETS["codelab"].model
+
+
+@pytest.fixture
+def tiny_train() -> TrainConfig:
+    """One epoch on 300 images: seconds, not minutes."""
+    return TrainConfig(epochs=1, batch_size=64, train_size=300, validation_size=100)
+
+
+def wait_for(predicate, timeout: float = 120.0, interval: float = 0.2, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def read_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

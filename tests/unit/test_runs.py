@@ -1,0 +1,255 @@
+"""Run folders: atomic files, listing, incremental metrics, liveness, stop/delete, slots."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mnist import runs
+from mnist.config import TrainConfig
+
+
+def test_write_json_atomic_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "status.json"
+    runs.write_json_atomic(path, {"state": "running", "epoch": 3})
+    runs.write_json_atomic(path, {"state": "done"})
+    assert json.loads(path.read_text()) == {"state": "done"}
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
+
+
+def test_write_json_atomic_refuses_nan_and_keeps_old_file(tmp_path):
+    path = tmp_path / "status.json"
+    runs.write_json_atomic(path, {"loss": 1.0})
+    with pytest.raises(ValueError):
+        runs.write_json_atomic(path, {"loss": float("nan")})
+    assert json.loads(path.read_text()) == {"loss": 1.0}
+
+
+def test_read_json_names_the_file(tmp_path):
+    bad = tmp_path / "config.json"
+    bad.write_text("{not json")
+    with pytest.raises(runs.RunError, match="config.json: unreadable"):
+        runs.read_json(bad)
+    bad.write_text("[1, 2]")
+    with pytest.raises(runs.RunError, match="expected a JSON object"):
+        runs.read_json(bad)
+    with pytest.raises(runs.RunError, match="missing"):
+        runs.read_json(tmp_path / "nope.json")
+
+
+def test_create_run_writes_config_and_queued_status(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train, preset="codelab")
+    assert path.parent == runs_dir
+    run = runs.load_run(path)
+    assert run.config.model == codelab_model
+    assert run.config.train == tiny_train
+    assert run.config.preset == "codelab"
+    assert run.status["state"] == runs.QUEUED
+    assert run.model_path is None and run.evaluation() is None
+
+
+def test_queued_run_whose_worker_never_started_fails_after_silence(
+    runs_dir, codelab_model, tiny_train
+):
+    path = runs.create_run(codelab_model, tiny_train)
+    created = runs.read_json(path / runs.STATUS)["heartbeat"]
+    assert runs.read_status(path, now=created + 1)["state"] == runs.QUEUED
+    status = runs.read_status(path, now=created + runs.STALE_SECONDS + 1)
+    assert status["state"] == runs.FAILED
+    assert "has not reported" in status["error"]
+    # Reading never rewrites the file: the worker remains its only writer.
+    assert runs.read_json(path / runs.STATUS)["state"] == runs.QUEUED
+
+
+def test_live_run_whose_worker_died_reads_as_failed_at_once(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    runs.write_json_atomic(
+        path / runs.STATUS, {"state": runs.RUNNING, "pid": dead.pid, "heartbeat": time.time()}
+    )
+    status = runs.read_status(path)
+    assert status["state"] == runs.FAILED
+    assert "worker process ended" in status["error"]
+
+
+def test_live_run_with_stale_heartbeat_reads_as_failed(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train)
+    now = time.time()
+    alive = {"state": runs.RUNNING, "pid": os.getpid(), "heartbeat": now - 2}
+    runs.write_json_atomic(path / runs.STATUS, alive)
+    assert runs.read_status(path, now=now)["state"] == runs.RUNNING
+    stale = {**alive, "heartbeat": now - runs.STALE_SECONDS - 5}
+    runs.write_json_atomic(path / runs.STATUS, stale)
+    status = runs.read_status(path, now=now)
+    assert status["state"] == runs.FAILED and "has not reported" in status["error"]
+
+
+def test_killed_child_is_reaped_and_reads_as_failed(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 10
+    while time.time() < deadline and not os.path.exists(f"/proc/{child.pid}/stat"):
+        time.sleep(0.05)
+    time.sleep(0.5)  # the child exits: a zombie until reaped
+    runs.write_json_atomic(
+        path / runs.STATUS, {"state": runs.RUNNING, "pid": child.pid, "heartbeat": time.time()}
+    )
+    assert runs.read_status(path)["state"] == runs.FAILED
+
+
+def test_list_runs_newest_first_and_reports_corrupt_folders(runs_dir, codelab_model, tiny_train):
+    first = runs.create_run(codelab_model, tiny_train)
+    second = runs.create_run(codelab_model, TrainConfig(epochs=2))
+    corrupt = runs_dir / "20000101-000000-dead"
+    corrupt.mkdir()
+    (corrupt / runs.CONFIG).write_text("{broken")
+    invalid = runs_dir / "20000101-000000-beef"
+    invalid.mkdir()
+    runs.write_json_atomic(invalid / runs.CONFIG, {"model": {"conv_blocks": []}, "train": {}})
+    (runs_dir / ".slots").mkdir()
+    (runs_dir / "notes.txt").write_text("not a run")
+    found, problems = runs.list_runs()
+    assert [r.path for r in found] == [second, first]
+    assert len(problems) == 2
+    assert any("dead" in p and "unreadable" in p for p in problems)
+    assert any("beef" in p and "invalid run config" in p for p in problems)
+
+
+def test_list_runs_of_missing_folder_is_empty(tmp_path):
+    assert runs.list_runs(tmp_path / "nowhere") == ([], [])
+
+
+def test_find_run_rejects_paths(runs_dir):
+    for bad in ("", "../etc", ".slots", "a/b"):
+        with pytest.raises(runs.RunError):
+            runs.find_run(bad)
+    with pytest.raises(runs.RunError, match="no such run"):
+        runs.find_run("20990101-000000-0000")
+
+
+def test_read_metrics_is_incremental_and_skips_partial_lines(tmp_path):
+    path = tmp_path / runs.METRICS
+    path.write_text('{"step": 1}\n{"step": 2}\n{"st')
+    records, offset = runs.read_metrics(tmp_path)
+    assert records == [{"step": 1}, {"step": 2}]
+    records, offset2 = runs.read_metrics(tmp_path, offset)
+    assert records == [] and offset2 == offset
+    with open(path, "a") as fh:
+        fh.write('ep": 3}\ngarbage\n{"step": 4}\n')
+    records, offset3 = runs.read_metrics(tmp_path, offset)
+    assert records == [{"step": 3}, {"step": 4}]
+    assert offset3 == path.stat().st_size
+    assert runs.read_metrics(tmp_path / "missing") == ([], 0)
+
+
+def test_delete_refuses_live_run_and_removes_finished_one(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train)
+    runs.write_json_atomic(
+        path / runs.STATUS, {"state": runs.RUNNING, "pid": os.getpid(), "heartbeat": time.time()}
+    )
+    with pytest.raises(runs.RunError, match="stop it before deleting"):
+        runs.delete_run(path)
+    assert path.exists()
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": time.time()})
+    runs.delete_run(path)
+    assert not path.exists()
+    assert list(runs_dir.iterdir()) == []
+
+
+def test_request_stop_writes_stop_file_only_for_live_runs(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train)
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": time.time()})
+    assert runs.request_stop(path) is False
+    assert not (path / runs.STOP_FILE).exists()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        runs.write_json_atomic(
+            path / runs.STATUS,
+            {"state": runs.RUNNING, "pid": sleeper.pid, "heartbeat": time.time()},
+        )
+        assert runs.request_stop(path) is True
+        assert (path / runs.STOP_FILE).exists()
+        assert sleeper.wait(timeout=10) == -15  # SIGTERM reached the worker's pid
+    finally:
+        sleeper.kill()
+
+
+def test_slot_lock_allows_max_runs_and_frees_on_release(tmp_path):
+    a = runs.SlotLock(tmp_path, "20260101-000001-aaaa", max_runs=1)
+    b = runs.SlotLock(tmp_path, "20260101-000002-bbbb", max_runs=1)
+    assert a.try_acquire()
+    assert not b.try_acquire()
+    a.release()
+    assert b.try_acquire()
+    b.release()
+    two = [runs.SlotLock(tmp_path, f"20260101-00000{i}-cccc", max_runs=2) for i in range(3)]
+    assert [lock.try_acquire() for lock in two] == [True, True, False]
+    for lock in two:
+        lock.release()
+
+
+def test_slot_lock_waits_for_older_queued_run(runs_dir, codelab_model, tiny_train):
+    older = runs.create_run(codelab_model, tiny_train)
+    runs.write_json_atomic(
+        older / runs.STATUS, {"state": runs.QUEUED, "pid": os.getpid(), "heartbeat": time.time()}
+    )
+    newer = runs.SlotLock(runs_dir, "29991231-235959-ffff", max_runs=1)
+    assert not newer.try_acquire()  # a slot is free, but the older run goes first
+    runs.write_json_atomic(older / runs.STATUS, {"state": runs.DONE, "heartbeat": time.time()})
+    assert newer.try_acquire()
+    newer.release()
+
+
+def test_slot_is_freed_when_its_holder_is_killed(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from mnist.runs import SlotLock; "
+            "lock = SlotLock(Path(sys.argv[1]), '20260101-000001-aaaa', 1); "
+            "assert lock.try_acquire(); print('held', flush=True); time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        waiter = runs.SlotLock(tmp_path, "20260101-000002-bbbb", max_runs=1)
+        assert not waiter.try_acquire()
+        holder.kill()
+        holder.wait(timeout=10)
+        assert waiter.try_acquire()
+        waiter.release()
+    finally:
+        holder.kill()
+
+
+@pytest.mark.parametrize(("env", "arg", "expected"), [(None, None, 1), ("3", None, 3), ("3", 2, 2)])
+def test_max_concurrent_runs(monkeypatch, env, arg, expected):
+    if env is None:
+        monkeypatch.delenv(runs.MAX_RUNS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(runs.MAX_RUNS_ENV, env)
+    assert runs.max_concurrent_runs(arg) == expected
+
+
+@pytest.mark.parametrize("bad", ["zero", "0", "-1"])
+def test_max_concurrent_runs_rejects_bad_values(monkeypatch, bad):
+    monkeypatch.setenv(runs.MAX_RUNS_ENV, bad)
+    with pytest.raises(runs.RunError):
+        runs.max_concurrent_runs()
+
+
+def test_resolve_runs_dir_precedence(monkeypatch, tmp_path):
+    monkeypatch.delenv(runs.RUNS_DIR_ENV, raising=False)
+    assert runs.resolve_runs_dir() == runs.Path("runs")
+    monkeypatch.setenv(runs.RUNS_DIR_ENV, str(tmp_path / "env"))
+    assert runs.resolve_runs_dir() == tmp_path / "env"
+    assert runs.resolve_runs_dir(tmp_path / "arg") == tmp_path / "arg"

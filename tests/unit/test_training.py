@@ -1,0 +1,212 @@
+"""The worker end to end on tiny runs: files written, stop requests, failures, slots."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+
+import keras
+import numpy as np
+import pytest
+
+from mnist import runs, training
+from mnist.config import TrainConfig
+from mnist.models import load_model
+from tests.conftest import read_lines, wait_for
+
+
+def test_tiny_run_writes_every_file(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train, preset="codelab")
+    seen = []
+    status = training.execute(path, report=seen.append)
+
+    assert status["state"] == runs.DONE, status.get("error")
+    records = read_lines(path / runs.METRICS)
+    steps = math.ceil(tiny_train.train_size / tiny_train.batch_size)  # 300 / 64 → 5
+    batches = [r for r in records if r["type"] == "batch"]
+    epochs = [r for r in records if r["type"] == "epoch"]
+    assert [r["step"] for r in batches] == list(range(1, steps + 1))
+    assert len(epochs) == 1 and epochs[0]["complete"]
+    for key in ("loss", "accuracy", "lr", "samples_per_second", "elapsed"):
+        assert all(r[key] is not None for r in batches), key
+    for key in ("val_loss", "val_accuracy", "epoch_seconds", "samples_per_second"):
+        assert epochs[0][key] is not None, key
+    assert seen == records  # the CLI's progress sees exactly what the file holds
+
+    assert status["total_steps"] == steps and status["step"] == steps
+    assert status["train_samples"] == 300 and status["validation_samples"] == 100
+    assert status["params"] == 5994 and status["eta_seconds"] == 0.0
+    assert status["finished"] >= status["started"]
+    assert status["samples_per_second"] > 0
+
+    evaluation = runs.read_json(path / runs.EVALUATION)
+    assert evaluation["count"] == 10_000
+    assert evaluation["accuracy"] == status["test_accuracy"]
+    assert sum(map(sum, evaluation["confusion"])) == 10_000
+
+    model = load_model(path / runs.MODEL)
+    assert model.count_params() == 5994
+    assert list((path / "tensorboard").rglob("events.out.tfevents.*"))
+    leftovers = [p.name for p in path.iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # every temporary file was renamed into place
+
+
+def test_stop_file_ends_training_at_the_next_batch(runs_dir, codelab_model):
+    train = TrainConfig(epochs=3, batch_size=32, train_size=640, validation_size=100)
+    path = runs.create_run(codelab_model, train)
+
+    def stop_after_three(record):
+        if record["type"] == "batch" and record["step"] == 3:
+            (path / runs.STOP_FILE).touch()
+
+    status = training.execute(path, report=stop_after_three)
+    assert status["state"] == runs.STOPPED
+    batches = [r for r in read_lines(path / runs.METRICS) if r["type"] == "batch"]
+    assert batches[-1]["step"] == 4  # the stop is seen at the end of the next batch
+    assert status["test_accuracy"] is not None
+    model = load_model(path / runs.MODEL)  # a stopped run still leaves a usable model
+    assert np.asarray(model(np.zeros((1, 28, 28, 1), np.float32))).shape == (1, 10)
+
+
+def test_sigterm_is_a_stop_request(runs_dir, codelab_model):
+    train = TrainConfig(epochs=2, batch_size=32, train_size=640, validation_size=100)
+    path = runs.create_run(codelab_model, train)
+
+    def signal_at_step_two(record):
+        if record["type"] == "batch" and record["step"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    status = training.execute(path, report=signal_at_step_two)
+    assert status["state"] == runs.STOPPED
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+
+
+def test_stop_while_queued_ends_without_training(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train)
+    blocker = runs.SlotLock(runs_dir, "00000000-000000-0000", max_runs=1)
+    assert blocker.try_acquire()
+    try:
+        (path / runs.STOP_FILE).touch()
+        status = training.execute(path)
+    finally:
+        blocker.release()
+    assert status["state"] == runs.STOPPED
+    assert "waiting for a training slot" in status["message"]
+    assert not (path / runs.METRICS).exists() and not (path / runs.MODEL).exists()
+
+
+def test_nan_loss_fails_the_run_with_a_reason(runs_dir, tiny_train):
+    recorder = training.MetricsRecorder(
+        runs_dir,
+        training.StatusWriter(runs_dir),
+        epochs=1,
+        steps_per_epoch=3,
+        batch_size=10,
+        train_samples=30,
+        stop_requested=lambda: False,
+    )
+    runs_dir.mkdir()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.stop_training = False  # as Model.fit sets it
+    recorder.set_model(model)
+    recorder.on_train_begin()
+    recorder.on_epoch_begin(0)
+    recorder.on_train_batch_end(0, {"loss": 0.5, "accuracy": 0.1})
+    assert not recorder.model.stop_training and recorder.diverged is None
+    recorder.on_train_batch_end(1, {"loss": float("nan"), "accuracy": 0.1})
+    recorder.on_train_end()
+    assert recorder.model.stop_training
+    assert "epoch 1, batch 2" in recorder.diverged and "lower learning rate" in recorder.diverged
+    lines = read_lines(runs_dir / runs.METRICS)
+    assert lines[-1]["loss"] is None  # NaN is stored as null: the file stays valid JSON
+
+
+def test_nan_loss_ends_the_run_failed_without_a_model(
+    runs_dir, codelab_model, tiny_train, monkeypatch
+):
+    # Poison the training batches (an infinite pixel), as a diverged model would poison its
+    # weights: the first loss is NaN.
+    make_dataset = training.make_dataset
+
+    def poisoned(images, labels, batch_size, **kwargs):
+        ds = make_dataset(images, labels, batch_size, **kwargs)
+        if kwargs.get("shuffle_seed") is None:
+            return ds  # validation stays clean
+        return ds.map(lambda x, y: (x * float("inf"), y))
+
+    monkeypatch.setattr(training, "make_dataset", poisoned)
+    path = runs.create_run(codelab_model, dataclasses.replace(tiny_train, epochs=3))
+    status = training.execute(path)
+    assert status["state"] == runs.FAILED
+    assert "training diverged" in status["error"] and "epoch 1, batch 1" in status["error"]
+    assert not (path / runs.MODEL).exists()
+
+
+def test_a_crash_ends_failed_with_the_reason(runs_dir, codelab_model, tiny_train, tmp_path):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    path = runs.create_run(codelab_model, tiny_train)
+    status = training.execute(path, data_dir=empty)
+    assert status["state"] == runs.FAILED
+    assert status["error"].startswith("DataError:") and "train-images-idx3-ubyte" in status["error"]
+    assert runs.read_status(path)["state"] == runs.FAILED
+
+
+def test_early_stopping_needs_validation():
+    with pytest.raises(ValueError, match="validation size above 0"):
+        TrainConfig(early_stopping=2, validation_size=0)
+
+
+def test_make_dataset_scales_and_augments():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    labels = np.arange(10, dtype=np.uint8)
+    x, y = next(iter(training.make_dataset(images, labels, batch_size=10)))
+    np.testing.assert_allclose(x.numpy()[..., 0], images / 255.0, rtol=1e-6)
+    assert x.shape == (10, 28, 28, 1) and list(y.numpy()) == list(range(10))
+    xa, _ = next(iter(training.make_dataset(images, labels, 10, augment=True)))
+    assert xa.shape == (10, 28, 28, 1)
+    assert not np.allclose(xa.numpy(), x.numpy())  # augmentation changed the pixels
+    assert float(xa.numpy().min()) >= 0.0 and float(xa.numpy().max()) <= 1.0 + 1e-6
+
+
+def test_worker_process_trains_a_run_started_by_the_runs_api(runs_dir, codelab_model, tiny_train):
+    path = runs.start_run(codelab_model, tiny_train, preset="codelab")
+    assert runs.read_json(path / runs.STATUS)["pid"]
+    final = wait_for(
+        lambda: runs.load_run(path).state in runs.FINAL_STATES and runs.load_run(path),
+        timeout=240,
+        what="the worker to finish",
+    )
+    assert final.state == runs.DONE, (path / runs.LOG).read_text()[-2000:]
+    assert final.model_path is not None and final.evaluation()["count"] == 10_000
+
+
+def test_two_runs_share_one_slot_in_start_order(runs_dir, codelab_model, tiny_train):
+    first = runs.start_run(codelab_model, dataclasses.replace(tiny_train, epochs=2))
+    second = runs.start_run(codelab_model, tiny_train)
+    wait_for(lambda: runs.load_run(first).state == runs.RUNNING, timeout=120, what="first running")
+    waiting = runs.load_run(second)
+    assert waiting.state == runs.QUEUED
+    for path in (first, second):
+        wait_for(lambda p=path: runs.load_run(p).state in runs.FINAL_STATES, timeout=240)
+    a, b = runs.load_run(first), runs.load_run(second)
+    assert (a.state, b.state) == (runs.DONE, runs.DONE)
+    assert b.status["started"] >= a.status["finished"] - 1.0  # never both training at once
+
+
+def test_sigkilled_worker_shows_as_failed(runs_dir, codelab_model):
+    train = TrainConfig(epochs=50, batch_size=32, train_size=2000, validation_size=100)
+    path = runs.start_run(codelab_model, train)
+    pid = wait_for(
+        lambda: runs.load_run(path).state == runs.RUNNING and runs.load_run(path).status["pid"],
+        timeout=120,
+        what="the worker to start training",
+    )
+    os.kill(pid, signal.SIGKILL)
+    run = wait_for(
+        lambda: runs.load_run(path).state == runs.FAILED and runs.load_run(path), timeout=30
+    )
+    assert "killed or crashed" in run.status["error"]
