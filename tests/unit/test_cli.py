@@ -1,0 +1,175 @@
+"""``python -m mnist``: one clear line and a non-zero exit for bad input, JSON where asked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mnist import runs
+from mnist.__main__ import main
+from tests.conftest import ROOT
+
+PREFIX = "python -m mnist: error: "
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mnist", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def assert_one_line_error(err: str, *fragments: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(PREFIX), lines[0]
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        ([], "required: command"),
+        (["fly"], "invalid choice: 'fly'"),
+        (["train", "--epochs", "0"], "must be at least 1"),
+        (["train", "--epochs", "ten"], "'ten' is not a whole number"),
+        (["train", "--preset", "huge"], "invalid choice: 'huge'"),
+        (["train", "--learning-rate", "-1"], "must be a positive number"),
+        (["train", "--learning-rate", "nan"], "must be a positive number"),
+        (["train", "--train-size", "58000"], "train size must be a whole number from 10 to 55000"),
+        (["train", "--batch-size", "100000"], "batch size must be a whole number from 1 to 8192"),
+        (["train", "--early-stopping", "2", "--validation-size", "0"], "validation size above 0"),
+        (["evaluate", "--model", "a.keras", "--run", "x"], "not allowed with argument"),
+        (["predict"], "required: IMAGE"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(capsys, argv, fragment):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert_one_line_error(captured.err, fragment)
+
+
+def test_bad_flag_from_a_real_process_has_no_traceback():
+    result = run_cli("train", "--epochs", "-3")
+    assert result.returncode == 2
+    assert_one_line_error(result.stderr, "--epochs", "must be at least 1")
+
+
+def test_missing_model_and_run_are_one_line_and_exit_1(capsys, runs_dir, tmp_path):
+    assert main(["evaluate", "--model", str(tmp_path / "nope.keras")]) == 1
+    assert_one_line_error(capsys.readouterr().err, "nope.keras: no such model file")
+    assert main(["evaluate", "--run", "20990101-000000-0000"]) == 1
+    assert_one_line_error(capsys.readouterr().err, "no such run")
+    junk = tmp_path / "junk.keras"
+    junk.write_text("this is not a model")
+    assert main(["predict", "--model", str(junk), "x.png"]) == 1
+    assert_one_line_error(capsys.readouterr().err, "not a readable Keras model")
+
+
+def test_bad_data_dir_is_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert main(["info"]) == 1
+    assert_one_line_error(capsys.readouterr().err, "not a folder of MNIST IDX files")
+
+
+def test_info_json_counts(capsys):
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["checksums"] == "verified"
+    assert info["train_counts"] == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert info["test_counts"] == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_info_table(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "60,000 training images, 10,000 test images" in out
+    assert "    1    6742   1135" in out
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, str]:
+    """One tiny codelab run trained by the real CLI in its own process."""
+    runs_dir = str(tmp_path_factory.mktemp("cli") / "runs")
+    result = run_cli(
+        "train", "--preset", "codelab", "--epochs", "1", "--train-size", "500",
+        "--validation-size", "100", "--batch-size", "100", "--runs-dir", runs_dir, "--json",
+    )  # fmt: skip
+    return result, runs_dir
+
+
+def test_train_json_summary_is_the_last_line(trained_run):
+    result, runs_dir = trained_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1  # with --json, progress goes to stderr
+    summary = json.loads(lines[-1])
+    for key in ("run_id", "status", "test_accuracy", "train_seconds", "samples_per_second"):
+        assert summary[key] is not None, key
+    assert summary["status"] == "done" and summary["params"] == 5994
+    assert "epoch 1/1 finished" in result.stderr
+    run = runs.find_run(summary["run_id"], runs_dir)
+    assert run.state == runs.DONE
+    assert run.status["test_accuracy"] == summary["test_accuracy"]
+    assert run.config.train.train_size == 500 and run.config.preset == "codelab"
+
+
+def test_evaluate_a_run_matches_its_evaluation_file(trained_run, capsys):
+    result, runs_dir = trained_run
+    run_id = json.loads(result.stdout.strip().splitlines()[-1])["run_id"]
+    assert main(["evaluate", "--run", run_id, "--runs-dir", runs_dir, "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    stored = runs.find_run(run_id, runs_dir).evaluation()
+    assert evaluated["accuracy"] == pytest.approx(stored["accuracy"], abs=1e-4)
+    assert np.array(evaluated["confusion"]).sum() == 10_000
+    assert main(["evaluate", "--run", run_id, "--runs-dir", runs_dir]) == 0
+    table = capsys.readouterr().out
+    assert "test accuracy:" in table and "confusion matrix (rows: true digit" in table
+
+
+def _digit_png(path, kind: str) -> str:
+    image = Image.new("L", (200, 200), 255)  # dark ink on white paper, like a scan
+    draw = ImageDraw.Draw(image)
+    if kind == "one":
+        draw.line([(100, 30), (100, 170)], fill=0, width=14)
+    else:  # an empty page with a speck of dust
+        draw.point((5, 5), fill=0)
+    image.save(path)
+    return str(path)
+
+
+def test_predict_reports_each_image_and_fails_if_any_failed(trained_run, tmp_path, capsys):
+    result, runs_dir = trained_run
+    run_id = json.loads(result.stdout.strip().splitlines()[-1])["run_id"]
+    good = _digit_png(tmp_path / "one.png", "one")
+    empty = _digit_png(tmp_path / "blank.png", "blank")
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    argv = ["predict", "--run", run_id, "--runs-dir", runs_dir, good,
+            str(tmp_path / "missing.png"), empty, str(text)]  # fmt: skip
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    out = [json.loads(line) for line in captured.out.splitlines()]
+    assert [o["path"] for o in out] == [good]
+    assert set(out[0]) == {"path", "digit", "confidence", "probabilities"}
+    assert len(out[0]["probabilities"]) == 10
+    assert sum(out[0]["probabilities"]) == pytest.approx(1.0, abs=1e-4)
+    assert out[0]["confidence"] == max(out[0]["probabilities"])
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 3 and "Traceback" not in captured.err
+    assert "missing.png: no such file" in errors[0]
+    assert "blank.png: nothing drawn" in errors[1]
+    assert "notes.png: not an image" in errors[2]
