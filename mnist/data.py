@@ -11,6 +11,7 @@ import hashlib
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -196,6 +197,15 @@ def stratified_sample(
     take[order[:shortfall]] += 1
     chosen = [rng.permutation(indices[sub == c])[: take[c]] for c in range(NUM_CLASSES) if take[c]]
     return np.sort(np.concatenate(chosen))
+
+
+def sample_indices(
+    labels: np.ndarray, k: int, digits: Sequence[int] | None = None, seed: int = 0
+) -> np.ndarray:
+    """Up to ``k`` random indices (seeded) of images whose label is in ``digits`` (all if None)."""
+    pool = np.flatnonzero(np.isin(labels, digits)) if digits else np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    return rng.choice(pool, size=min(k, len(pool)), replace=False)
 
 
 def class_counts(labels: np.ndarray) -> np.ndarray:

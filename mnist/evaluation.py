@@ -20,6 +20,11 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     y_pred = np.asarray(y_pred, dtype=np.int64)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
+    for name, values in (("label", y_true), ("prediction", y_pred)):
+        bad = (values < 0) | (values >= NUM_CLASSES)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{name} {values[i]} at index {i} is not a digit 0–9")
     flat = np.bincount(y_true * NUM_CLASSES + y_pred, minlength=NUM_CLASSES**2)
     return flat.reshape(NUM_CLASSES, NUM_CLASSES)
 

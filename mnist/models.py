@@ -121,6 +121,72 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
     return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
 
 
+_COLOURS = {
+    "InputLayer": "#e8f1fa",
+    "Conv2D": "#cfe3f6",
+    "BatchNormalization": "#eeeeee",
+    "Activation": "#eeeeee",
+    "MaxPooling2D": "#fde2c8",
+    "AveragePooling2D": "#fde2c8",
+    "Dropout": "#f3f3f3",
+    "Flatten": "#e3f2d9",
+    "GlobalAveragePooling2D": "#e3f2d9",
+    "Dense": "#d6ecd0",
+}
+
+
+def _describe(layer: keras.layers.Layer) -> str:
+    """What a layer does, in a few words, from its own config."""
+    cfg = layer.get_config()
+    kind = type(layer).__name__
+    if kind == "Conv2D":
+        k = cfg["kernel_size"]
+        text = f"{cfg['filters']} filters {k[0]}×{k[1]}"
+        if tuple(cfg["strides"]) != (1, 1):
+            text += f", stride {cfg['strides'][0]}"
+        if cfg["activation"] != "linear":
+            text += f", {cfg['activation']}"
+        return text + f", {cfg['padding']}"
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        return f"{cfg['pool_size'][0]}×{cfg['pool_size'][1]}"
+    if kind == "Dense":
+        return f"{cfg['units']} units, {cfg['activation']}"
+    if kind == "Dropout":
+        return f"rate {cfg['rate']:g}"
+    if kind == "Activation":
+        return str(cfg["activation"])
+    return ""
+
+
+def model_dot(model: keras.Model) -> str:
+    """A Graphviz (DOT) diagram of the built model: one box per layer, shapes on the edges."""
+    lines = [
+        "digraph model {",
+        '  rankdir=TB; bgcolor="transparent";',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=10, color="#666666"];',
+    ]
+    names = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        detail = _describe(layer)
+        params = layer.count_params()
+        label = f"{layer.name}\\n{kind}" + (f"\\n{detail}" if detail else "")
+        if params:
+            label += f"\\n{params:,} params"
+        colour = _COLOURS.get(kind, "#ffffff")
+        lines.append(f'  "{layer.name}" [label="{label}", fillcolor="{colour}"];')
+        names.append(layer.name)
+    for before, after, layer in zip(names, names[1:], model.layers, strict=False):
+        shape = "×".join(str(d) for d in layer.output.shape[1:])
+        lines.append(f'  "{before}" -> "{after}" [label=" {shape}"];')
+    out_shape = "×".join(str(d) for d in model.layers[-1].output.shape[1:])
+    lines.append(f'  output [shape=plaintext, label="{out_shape} probabilities"];')
+    lines.append(f'  "{names[-1]}" -> output;')
+    lines.append("}")
+    return "\n".join(lines)
+
+
 def load_model(path: str | Path) -> keras.Model:
     """Load a ``.keras`` file safely (``safe_mode`` on: no arbitrary code from the file)."""
     path = Path(path)

@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -334,6 +334,75 @@ def read_metrics(run_dir: str | os.PathLike, offset: int = 0) -> tuple[list[dict
         except json.JSONDecodeError:
             continue  # a damaged line costs one point, not the chart
     return records, offset + end
+
+
+@dataclass
+class MetricsTail:
+    """Follows one run's ``metrics.jsonl``: each ``poll`` reads only what was appended."""
+
+    run_dir: Path
+    offset: int = 0
+    batches: list[dict] = field(default_factory=list)
+    epochs: list[dict] = field(default_factory=list)
+
+    def poll(self) -> int:
+        """Read new records; returns how many arrived."""
+        records, self.offset = read_metrics(self.run_dir, self.offset)
+        for record in records:
+            (self.epochs if record.get("type") == "epoch" else self.batches).append(record)
+        return len(records)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def progress(status: dict) -> tuple[float, str]:
+    """Fraction done (0–1) and one line of progress for people, from a status dict."""
+    state = status.get("state")
+    total = status.get("total_steps") or 0
+    step = status.get("step") or 0
+    fraction = min(1.0, step / total) if total else 0.0
+    if state == DONE:
+        fraction = 1.0
+    if state == QUEUED:
+        return 0.0, status.get("message") or "queued: waiting for a training slot"
+    parts = []
+    if status.get("epochs"):
+        parts.append(f"epoch {status.get('epoch') or 0}/{status['epochs']}")
+    if status.get("batches"):
+        parts.append(f"batch {status.get('batch') or 0}/{status['batches']}")
+    if status.get("samples_per_second"):
+        parts.append(f"{status['samples_per_second']:,.0f} samples/s")
+    if status.get("elapsed") is not None or status.get("train_seconds") is not None:
+        parts.append(f"elapsed {_clock(status.get('train_seconds') or status.get('elapsed'))}")
+    if state in LIVE_STATES and status.get("eta_seconds") is not None:
+        parts.append(f"ETA {_clock(status['eta_seconds'])}")
+    if state in LIVE_STATES and status.get("message"):
+        parts.append(status["message"])
+    return fraction, " · ".join(parts) or str(state)
+
+
+def history_row(run: Run) -> dict:
+    """One row of the run-history table."""
+    train = run.config.train
+    status = run.status
+    return {
+        "run": run.run_id,
+        "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.config.created)),
+        "preset": run.config.preset or "custom",
+        "epochs": f"{status.get('epoch') or 0}/{train.epochs}",
+        "batch size": train.batch_size,
+        "train images": status.get("train_samples") or train.train_size,
+        "augment": train.augment,
+        "test accuracy": status.get("test_accuracy"),
+        "seconds": status.get("train_seconds"),
+        "status": run.state,
+    }
 
 
 class SlotLock:

@@ -369,3 +369,21 @@ def test_codelab_preset_matches_the_codelab():
     side = model.feature_sides()[-1]
     flat = side * side * model.conv_blocks[-1].filters
     assert 208 + 3_216 + (flat * 10 + 10) == 5_994
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ConvBlock(dropout="0.5"),
+        lambda: ConvBlock(batch_norm="no"),
+        lambda: ModelConfig(dense_dropout="x"),
+        lambda: ModelConfig(learning_rate=True),
+        lambda: ModelConfig.from_dict({"conv_blocks": [{"filterz": 8}]}),
+        lambda: ModelConfig.from_dict({"conv_blocks": [3]}),
+        lambda: TrainConfig(learning_rate="0.1"),
+        lambda: TrainConfig(augment="yes"),
+    ],
+)
+def test_wrong_types_are_value_errors_too(make):
+    with pytest.raises(ValueError):
+        make()

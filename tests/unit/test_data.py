@@ -177,7 +177,7 @@ def test_read_idx_empty_files_are_valid(tmp_path):
             struct.pack(">II", 2049, 2) + bytes([1, 2, 3]),
             ["header says 2 labels", "has 11 bytes"],
         ),
-        ("labels", struct.pack(">II", 2049, 4) + bytes([3, 7, 10, 255]), ["label 10 at index 2"]),
+        ("labels", struct.pack(">II", 2049, 4) + bytes([3, 9, 10, 0]), ["label 10 at index 2"]),
         ("labels", struct.pack(">II", 2049, 1) + bytes([200]), ["label 200", "outside 0–9"]),
         ("images", struct.pack(">II", 2051, 1), ["too short", "8 bytes"]),
         ("labels", b"\x00\x00\x08", ["too short", "3 bytes"]),

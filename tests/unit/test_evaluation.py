@@ -296,3 +296,11 @@ def test_evaluate_model_scores_the_models_predictions(tiny_model, images):
     assert ev.count == 23
     assert ev.accuracy == pytest.approx(np.mean(predicted == labels))
     assert sorted(m.index for m in ev.mistakes) == np.flatnonzero(predicted != labels).tolist()
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred"), [([0], [10]), ([10], [0]), ([-1], [0]), ([12, 0], [0, 0])]
+)
+def test_labels_outside_0_9_are_refused(y_true, y_pred):
+    with pytest.raises(ValueError, match="is not a digit 0–9"):
+        confusion_matrix(np.array(y_true), np.array(y_pred))

@@ -406,3 +406,21 @@ def test_classify_rejects_a_model_with_the_wrong_output():
     model = keras.Sequential(layers)
     with pytest.raises(ValueError, match=r"expected \(10,\)"):
         classify(model, np.zeros((28, 28, 1), np.float32))
+
+
+def test_mnist_digits_come_back_in_place_without_a_shift():
+    # MNIST centres digits by mass at (14, 14): a re-processed MNIST digit must line up with
+    # the original pixel for pixel, not one pixel up or left.
+    images = load().test_images[:60]
+    corr = []
+    for image in images:
+        out = preprocess(np.kron(image, np.ones((10, 10), dtype=np.uint8)))[..., 0]
+        corr.append(np.corrcoef(out.ravel(), image.ravel() / 255.0)[0, 1])
+    assert np.median(corr) > 0.9
+
+
+def test_a_boolean_mask_is_a_drawing():
+    mask = np.zeros((100, 100), dtype=bool)
+    mask[20:80, 45:55] = True
+    out = preprocess(mask)
+    assert out.max() == pytest.approx(1.0, abs=0.01)

@@ -1,0 +1,214 @@
+"""Altair chart builders: plain data in, ``alt.Chart`` out — testable without a browser."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from mnist import NUM_CLASSES
+
+DIGITS = list(range(NUM_CLASSES))
+SELECTION = "cell"  # the confusion matrix's point selection (read back through on_select)
+MAX_BATCH_POINTS = 600  # per-batch series are thinned to this many points before drawing
+
+
+def class_counts_chart(counts: dict[str, Sequence[int]]) -> alt.Chart:
+    """Grouped bars: images per digit, one colour per split (``{"train": [...], ...}``)."""
+    frame = pd.DataFrame(
+        [
+            {"digit": d, "split": split, "images": int(n)}
+            for split, values in counts.items()
+            for d, n in enumerate(values)
+        ]
+    )
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
+            xOffset="split:N",
+            y=alt.Y("images:Q", title="images"),
+            color=alt.Color("split:N", title="split", sort=list(counts)),
+            tooltip=["digit:O", "split:N", alt.Tooltip("images:Q", format=",")],
+        )
+        .properties(height=260)
+    )
+
+
+def pixel_histogram_chart(counts: np.ndarray, edges: np.ndarray) -> alt.Chart:
+    """Pixel-intensity histogram on a log axis (black background pixels dwarf the rest)."""
+    frame = pd.DataFrame(
+        {"from": edges[:-1].astype(int), "to": edges[1:].astype(int), "pixels": counts}
+    )
+    frame = frame[frame["pixels"] > 0]
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "from:Q",
+                bin="binned",
+                title="intensity (0 = black, 255 = white)",
+                scale=alt.Scale(domain=[0, 256]),
+            ),
+            x2="to:Q",
+            y=alt.Y("pixels:Q", scale=alt.Scale(type="log"), title="pixels (log scale)"),
+            tooltip=["from:Q", "to:Q", alt.Tooltip("pixels:Q", format=",")],
+        )
+        .properties(height=260)
+    )
+
+
+def metrics_frames(batches: list[dict], epochs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-batch and per-epoch metric records → DataFrames with the columns the charts use."""
+    batch_cols = ["step", "epoch", "loss", "accuracy"]
+    epoch_cols = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    b = pd.DataFrame(batches, columns=batch_cols) if batches else pd.DataFrame(columns=batch_cols)
+    e = pd.DataFrame(epochs, columns=epoch_cols) if epochs else pd.DataFrame(columns=epoch_cols)
+    return b.astype(float), e.astype(float)
+
+
+def thin(frame: pd.DataFrame, max_points: int = MAX_BATCH_POINTS, by: str = "step") -> pd.DataFrame:
+    """Every k-th row so at most ``max_points`` remain; the newest row is always kept."""
+    n = frame[by].nunique() if len(frame) else 0
+    if n <= max_points:
+        return frame
+    stride = int(np.ceil(n / max_points))
+    steps = np.sort(frame[by].unique())
+    keep = set(steps[::stride]) | {steps[-1]}
+    return frame[frame[by].isin(keep)]
+
+
+def batch_chart(batches: pd.DataFrame, metric: str) -> alt.Chart:
+    """One metric (``loss`` or ``accuracy``) per batch, over training steps: onBatchEnd."""
+    frame = thin(batches[["step", "epoch", metric]].dropna())
+    return (
+        alt.Chart(frame)
+        .mark_line(interpolate="monotone")
+        .encode(
+            x=alt.X("step:Q", title="batch (training step)"),
+            y=alt.Y(
+                f"{metric}:Q",
+                title=f"{metric} (running mean in epoch)",
+                scale=alt.Scale(zero=False),
+            ),
+            tooltip=["epoch:Q", "step:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],
+        )
+        .properties(height=240)
+    )
+
+
+def epoch_chart(
+    epochs: pd.DataFrame,
+    metric: str,
+    references: Sequence[tuple[str, float]] = (),
+) -> alt.Chart:
+    """``metric`` and ``val_metric`` per epoch: onEpochEnd; dashed labelled reference lines."""
+    series = [m for m in (metric, f"val_{metric}") if m in epochs]
+    frame = epochs.melt(id_vars=["epoch"], value_vars=series, var_name="series").dropna()
+    lines = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+            color=alt.Color("series:N", title=None, sort=series),
+            tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".4f")],
+        )
+    )
+    layers: list[alt.Chart] = [lines]
+    if references:
+        refs = pd.DataFrame(references, columns=["label", "value"])
+        rule = (
+            alt.Chart(refs)
+            .mark_rule(strokeDash=[6, 4], color="gray")
+            .encode(y="value:Q", tooltip=["label:N", alt.Tooltip("value:Q", format=".2%")])
+        )
+        text = (
+            alt.Chart(refs)
+            .mark_text(align="left", dx=4, dy=-6, color="gray")
+            .encode(y="value:Q", x=alt.value(0), text="label:N")
+        )
+        layers += [rule, text]
+    return alt.layer(*layers).properties(height=240)
+
+
+def runs_overlay_chart(epochs: pd.DataFrame, metric: str = "val_accuracy") -> alt.Chart:
+    """``metric`` per epoch for several runs (a ``run`` column), one line each."""
+    frame = epochs[["run", "epoch", metric]].dropna()
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y(f"{metric}:Q", scale=alt.Scale(zero=False)),
+            color=alt.Color("run:N"),
+            tooltip=["run:N", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],
+        )
+        .properties(height=280)
+    )
+
+
+def confusion_chart(confusion: Sequence[Sequence[int]]) -> alt.Chart:
+    """Heatmap of counts, rows = true digit; click a cell to select it (``on_select``)."""
+    matrix = np.asarray(confusion)
+    rows = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
+    frame = pd.DataFrame(
+        [
+            {
+                "true": t,
+                "predicted": p,
+                "count": int(matrix[t, p]),
+                "share": share[t, p],
+                "kind": "correct" if t == p else "error",
+            }
+            for t in range(len(matrix))
+            for p in range(len(matrix))
+        ]
+    )
+    select = alt.selection_point(name=SELECTION, fields=["true", "predicted"], on="click")
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:O", title="predicted digit", axis=alt.Axis(orient="top", labelAngle=0)),
+        y=alt.Y("true:O", title="true digit"),
+    )
+    # Off-diagonal errors are few: colour by the log of the count so they stay visible.
+    heat = (
+        base.mark_rect(stroke="white")
+        .encode(
+            color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+            opacity=alt.condition(select, alt.value(1.0), alt.value(0.35)),
+            tooltip=[
+                alt.Tooltip("true:O", title="true"),
+                alt.Tooltip("predicted:O", title="predicted"),
+                alt.Tooltip("count:Q", format=","),
+                alt.Tooltip("share:Q", format=".1%", title="of this digit"),
+            ],
+        )
+        .add_params(select)
+    )
+    text = base.mark_text(fontSize=12).encode(
+        text=alt.Text("count:Q", format=","),
+        color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("black")),
+    )
+    return alt.layer(heat, text).properties(height=420)
+
+
+def probability_chart(probabilities: Sequence[float], highlight: int | None = None) -> alt.Chart:
+    """Ten bars, one per digit; the predicted digit stands out."""
+    frame = pd.DataFrame({"digit": DIGITS, "probability": [float(p) for p in probabilities]})
+    top = int(np.argmax(probabilities)) if highlight is None else highlight
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.condition(alt.datum.digit == top, alt.value("#1f77b4"), alt.value("#c7c7c7")),
+            tooltip=["digit:O", alt.Tooltip("probability:Q", format=".2%")],
+        )
+        .properties(height=220)
+    )

@@ -1,0 +1,43 @@
+"""The only Streamlit-aware code: cached loaders, session-state accessors, small widgets.
+
+Pages import from here; nothing in here imports TensorFlow at module level, so the home page
+stays fast. Functions that need a model import it when called.
+"""
+
+from mnist.ui.loaders import (
+    dataset,
+    dataset_stats,
+    model_for,
+    model_summary,
+    test_evaluation,
+)
+from mnist.ui.state import (
+    ModelChoice,
+    current_model_choice,
+    get_model_config,
+    get_train_config,
+    init_session,
+    select_run,
+    set_model_config,
+    set_train_config,
+)
+from mnist.ui.widgets import digit_grid, page_header, show_error
+
+__all__ = [
+    "ModelChoice",
+    "current_model_choice",
+    "dataset",
+    "dataset_stats",
+    "digit_grid",
+    "get_model_config",
+    "get_train_config",
+    "init_session",
+    "model_for",
+    "model_summary",
+    "page_header",
+    "select_run",
+    "set_model_config",
+    "set_train_config",
+    "show_error",
+    "test_evaluation",
+]

@@ -1,0 +1,78 @@
+"""Cached loaders: data once per server, models once per file, evaluations once per model."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist import data as mnist_data
+from mnist.config import ModelConfig
+
+
+@st.cache_resource(show_spinner="Loading MNIST…")
+def dataset() -> mnist_data.Dataset:
+    """All 70,000 images, once per server.
+
+    A resource, not ``cache_data``: the arrays are read-only (``np.frombuffer``), so every
+    session can share them without the copy ``cache_data`` makes on each access.
+    """
+    return mnist_data.load()
+
+
+@st.cache_data(show_spinner=False)
+def dataset_stats(validation_size: int = mnist_data.DEFAULT_VALIDATION_SIZE) -> dict:
+    """Split sizes and counts, mean image per digit, pixel histogram — all computed."""
+    ds = dataset()
+    split = ds.split(validation_size=validation_size)
+    counts, edges = mnist_data.pixel_histogram(ds.train_images, bins=64)
+    return {
+        "sizes": {
+            "train": len(split.y_train),
+            "validation": len(split.y_val),
+            "test": len(ds.test_labels),
+        },
+        "counts": {
+            "train": mnist_data.class_counts(split.y_train).tolist(),
+            "validation": mnist_data.class_counts(split.y_val).tolist(),
+            "test": mnist_data.class_counts(ds.test_labels).tolist(),
+        },
+        "mean_images": mnist_data.mean_images(ds.train_images, ds.train_labels),
+        "histogram": (counts, edges),
+        "mean_intensity": float(ds.train_images.mean()),
+        "ink_share": float((ds.train_images > 0).mean()),
+        "verified": ds.verified,
+    }
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+def _model(path: str, mtime: float):
+    from mnist.models import load_model
+
+    return load_model(path)
+
+
+def model_for(key: tuple[str, float]):
+    """The Keras model at ``key = (path, mtime)``; shared read-only — never train it."""
+    return _model(*key)
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring the 10,000 test images…")
+def test_evaluation(key: tuple[str, float]):
+    """(Evaluation, (10000, 10) probabilities) of the model at ``key`` on the test set."""
+    from mnist.evaluation import evaluate_predictions, predict_probabilities
+
+    ds = dataset()
+    probs = predict_probabilities(model_for(key), ds.test_images)
+    return evaluate_predictions(ds.test_labels, probs), probs
+
+
+@st.cache_data(max_entries=64, show_spinner="Building the model…")
+def model_summary(config: ModelConfig) -> dict:
+    """Summary rows, parameter counts and a Graphviz diagram of the built model."""
+    from mnist.models import build_model, model_dot, parameter_counts, summary_rows
+
+    model = build_model(config)
+    return {
+        "rows": [row.__dict__ for row in summary_rows(model)],
+        "params": parameter_counts(model),
+        "dot": model_dot(model),
+    }

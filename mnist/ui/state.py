@@ -1,0 +1,80 @@
+"""Per-session state, kept under non-widget keys so nothing is lost on a page switch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from mnist import DEFAULT_MODEL, runs
+from mnist.config import PRESETS, ModelConfig, TrainConfig
+
+MODEL_CONFIG = "model_config"  # the ModelConfig the Model page built
+MODEL_PRESET = "model_preset"  # the preset it came from, or None once edited
+TRAIN_CONFIG = "train_config"  # the Training page's settings
+SELECTED_RUN = "selected_run"  # run id whose model Evaluate and Sketch use; None: bundled
+DEFAULT_PRESET = "codelab"  # the app retells the codelab, so it starts with its model
+
+
+def init_session() -> None:
+    """Session defaults, set once per browser session (the router calls this)."""
+    preset = PRESETS[DEFAULT_PRESET]
+    st.session_state.setdefault(MODEL_CONFIG, preset.model)
+    st.session_state.setdefault(MODEL_PRESET, preset.name)
+    st.session_state.setdefault(TRAIN_CONFIG, preset.train)
+    st.session_state.setdefault(SELECTED_RUN, None)
+
+
+def get_model_config() -> tuple[ModelConfig, str | None]:
+    return st.session_state[MODEL_CONFIG], st.session_state[MODEL_PRESET]
+
+
+def set_model_config(config: ModelConfig, preset: str | None) -> None:
+    st.session_state[MODEL_CONFIG] = config
+    st.session_state[MODEL_PRESET] = preset
+
+
+def get_train_config() -> TrainConfig:
+    return st.session_state[TRAIN_CONFIG]
+
+
+def set_train_config(config: TrainConfig) -> None:
+    st.session_state[TRAIN_CONFIG] = config
+
+
+def select_run(run_id: str | None) -> None:
+    """Make a run's model the one Evaluate and Sketch use (None: the bundled model)."""
+    st.session_state[SELECTED_RUN] = run_id
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model this session's Evaluate and Sketch pages use."""
+
+    path: Path
+    label: str  # how the pages name it
+    run_id: str | None  # None: the bundled default model
+    note: str | None = None  # why the selection fell back to the bundled model
+
+    @property
+    def key(self) -> tuple[str, float]:
+        """Cache key: the file and its modification time."""
+        return str(self.path), self.path.stat().st_mtime
+
+
+def current_model_choice() -> ModelChoice:
+    """The selected run's model if it still has one, else the bundled default."""
+    run_id = st.session_state.get(SELECTED_RUN)
+    note = None
+    if run_id:
+        try:
+            run = runs.find_run(run_id)
+        except runs.RunError:
+            note = f"Run {run_id} no longer exists; using the bundled model."
+        else:
+            if run.model_path is not None:
+                preset = run.config.preset or "custom"
+                return ModelChoice(run.model_path, f"run {run_id} ({preset})", run_id)
+            note = f"Run {run_id} has no model ({run.state}); using the bundled model."
+    return ModelChoice(DEFAULT_MODEL, "the bundled default model", None, note)

@@ -1,0 +1,45 @@
+"""Small reusable widgets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+
+def page_header(title: str, caption: str) -> None:
+    st.title(title)
+    st.caption(caption)
+
+
+def show_error(message: object) -> None:
+    """One clear message instead of a traceback."""
+    st.error(str(message), icon=":material/error:")
+
+
+def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour upscaling: crisp pixels instead of the browser's blur."""
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+def to_display(image: np.ndarray, scale: int = 3) -> np.ndarray:
+    """A 28×28 image (uint8 0–255 or float 0–1, optional channel axis) → enlarged uint8."""
+    image = np.asarray(image)
+    if image.ndim == 3:
+        image = image[..., 0]
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return enlarge(image, scale)
+
+
+def digit_grid(
+    images: Sequence[np.ndarray] | np.ndarray,
+    captions: Sequence[str],
+    scale: int = 3,
+) -> None:
+    """A wrapping row of enlarged digits with captions (the codelab's example grid)."""
+    if len(images) == 0:
+        st.info("No images to show.")
+        return
+    st.image([to_display(img, scale) for img in images], caption=list(captions), width=28 * scale)
