@@ -1,10 +1,27 @@
-"""MNIST CNN Studio — the dashboard's entry point (placeholder until the pages land)."""
+"""MNIST CNN Studio — the router: page config, navigation, session defaults. Nothing else."""
 
 import streamlit as st
 
+from mnist.ui import init_session, pop_intended_page
+
 st.set_page_config(page_title="MNIST CNN Studio", page_icon=":material/draw:", layout="wide")
-st.title("MNIST CNN Studio")
-st.write(
-    "Handwritten-digit recognition with a convolutional network. The dashboard is being built; "
-    "meanwhile the command line trains, evaluates and predicts: see `python -m mnist --help`."
-)
+init_session()
+
+PAGES = {
+    "pages/home.py": st.Page(
+        "pages/home.py", title="Overview", icon=":material/home:", default=True
+    ),
+    "pages/data.py": st.Page("pages/data.py", title="Data", icon=":material/grid_view:"),
+    "pages/model.py": st.Page("pages/model.py", title="Model", icon=":material/account_tree:"),
+    "pages/train.py": st.Page("pages/train.py", title="Training", icon=":material/monitoring:"),
+    "pages/evaluate.py": st.Page(
+        "pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"
+    ),
+    "pages/sketch.py": st.Page("pages/sketch.py", title="Sketch", icon=":material/draw:"),
+}
+
+page = st.navigation(list(PAGES.values()))
+intended = pop_intended_page()
+if intended in PAGES:
+    st.switch_page(PAGES[intended])
+page.run()

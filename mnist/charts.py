@@ -29,7 +29,7 @@ def class_counts_chart(counts: dict[str, Sequence[int]]) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
-            xOffset="split:N",
+            xOffset=alt.XOffset("split:N", sort=list(counts)),
             y=alt.Y("images:Q", title="images"),
             color=alt.Color("split:N", title="split", sort=list(counts)),
             tooltip=["digit:O", "split:N", alt.Tooltip("images:Q", format=",")],
@@ -56,6 +56,7 @@ def pixel_histogram_chart(counts: np.ndarray, edges: np.ndarray) -> alt.Chart:
             ),
             x2="to:Q",
             y=alt.Y("pixels:Q", scale=alt.Scale(type="log"), title="pixels (log scale)"),
+            y2=alt.datum(1),  # a log axis has no zero: bars start at 1 pixel
             tooltip=["from:Q", "to:Q", alt.Tooltip("pixels:Q", format=",")],
         )
         .properties(height=260)

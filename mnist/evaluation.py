@@ -90,6 +90,16 @@ class Evaluation:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def per_class_csv(self) -> str:
+        """The per-class table as CSV text (accuracy per class = recall)."""
+        lines = ["digit,support,predicted,correct,precision,recall,f1"]
+        lines += [
+            f"{r.digit},{r.support},{r.predicted},{r.correct},"
+            f"{r.precision:.6f},{r.recall:.6f},{r.f1:.6f}"
+            for r in self.per_class
+        ]
+        return "\n".join(lines) + "\n"
+
     @classmethod
     def from_dict(cls, data: dict) -> Evaluation:
         return cls(

@@ -162,7 +162,7 @@ def model_dot(model: keras.Model) -> str:
     """A Graphviz (DOT) diagram of the built model: one box per layer, shapes on the edges."""
     lines = [
         "digraph model {",
-        '  rankdir=TB; bgcolor="transparent";',
+        '  rankdir=LR; bgcolor="transparent";',
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=10, color="#666666"];',
     ]

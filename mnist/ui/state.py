@@ -15,6 +15,8 @@ MODEL_PRESET = "model_preset"  # the preset it came from, or None once edited
 TRAIN_CONFIG = "train_config"  # the Training page's settings
 SELECTED_RUN = "selected_run"  # run id whose model Evaluate and Sketch use; None: bundled
 DEFAULT_PRESET = "codelab"  # the app retells the codelab, so it starts with its model
+ROUTED = "router.ran"  # set by app.py: this session went through the router
+INTENDED = "router.intended"  # a page asked for before the router had run
 
 
 def init_session() -> None:
@@ -24,6 +26,24 @@ def init_session() -> None:
     st.session_state.setdefault(MODEL_PRESET, preset.name)
     st.session_state.setdefault(TRAIN_CONFIG, preset.train)
     st.session_state.setdefault(SELECTED_RUN, None)
+    st.session_state[ROUTED] = True
+
+
+def require_router(page_path: str) -> None:
+    """Send a page run that bypassed ``app.py`` back through it, then on to this page.
+
+    Because the project has a ``pages/`` folder, Streamlit's legacy routing runs a page file
+    on its own for the first request after the server starts when the URL names a page
+    (``/train``): no router, no session defaults. ``app.py`` forwards to ``page_path`` after.
+    """
+    if ROUTED not in st.session_state:
+        st.session_state[INTENDED] = page_path
+        st.switch_page("app.py")
+
+
+def pop_intended_page() -> str | None:
+    """The page a bypassed first request asked for (see ``require_router``), once."""
+    return st.session_state.pop(INTENDED, None)
 
 
 def get_model_config() -> tuple[ModelConfig, str | None]:

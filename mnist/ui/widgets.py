@@ -37,9 +37,18 @@ def digit_grid(
     images: Sequence[np.ndarray] | np.ndarray,
     captions: Sequence[str],
     scale: int = 3,
+    per_row: int = 10,
 ) -> None:
-    """A wrapping row of enlarged digits with captions (the codelab's example grid)."""
+    """Rows of ``per_row`` enlarged digits with captions (the codelab's example grid)."""
     if len(images) == 0:
         st.info("No images to show.")
         return
-    st.image([to_display(img, scale) for img in images], caption=list(captions), width=28 * scale)
+    for start in range(0, len(images), per_row):
+        columns = st.columns(per_row)
+        for col, image, caption in zip(
+            columns,
+            images[start : start + per_row],
+            captions[start : start + per_row],
+            strict=False,
+        ):
+            col.image(to_display(image, scale), caption=caption, width=28 * scale)

@@ -1,0 +1,147 @@
+"""Evaluate: test accuracy, per-class table, clickable confusion matrix, confident mistakes."""
+
+import json
+
+import numpy as np
+import streamlit as st
+
+from mnist.charts import SELECTION, confusion_chart
+from mnist.ui import (
+    current_model_choice,
+    dataset,
+    digit_grid,
+    page_header,
+    require_router,
+    test_evaluation,
+)
+
+require_router("pages/evaluate.py")
+
+
+page_header("Evaluate", "How the model does on the 10,000 test images it never trained on.")
+
+choice = current_model_choice()
+if choice.note:
+    st.warning(choice.note, icon=":material/warning:")
+if not choice.path.is_file():
+    st.error(
+        f"No model file at {choice.path}. Train a run on the Training page.",
+        icon=":material/error:",
+    )
+    st.stop()
+st.caption(f"Model: **{choice.label}** — choose another in the Training page's run history.")
+
+evaluation, probs = test_evaluation(choice.key)
+ds = dataset()
+labels = ds.test_labels
+predicted = probs.argmax(axis=1)
+errors = len(evaluation.mistakes)
+
+c1, c2, c3 = st.columns(3)
+c1.metric("Test accuracy", f"{evaluation.accuracy:.2%}")
+c2.metric("Mistakes", f"{errors:,}", help=f"of {evaluation.count:,} test images")
+worst = min(evaluation.per_class, key=lambda r: r.recall)
+c3.metric(
+    "Hardest digit",
+    f"{worst.digit} ({worst.recall:.1%})",
+    help="The digit whose test images the model recognises least often (recall).",
+)
+
+table, matrix = st.columns([1, 1], gap="large")
+with table:
+    st.subheader("Per class")
+    rows = [
+        {
+            "digit": r.digit,
+            "accuracy": r.recall,
+            "precision": r.precision,
+            "f1": r.f1,
+            "support": r.support,
+            "wrong": r.support - r.correct,
+        }
+        for r in evaluation.per_class
+    ]
+    pct = st.column_config.NumberColumn(format="percent")
+    st.dataframe(
+        rows,
+        hide_index=True,
+        use_container_width=True,
+        column_config={
+            "accuracy": st.column_config.ProgressColumn(
+                "accuracy (recall)", format="percent", min_value=0.0, max_value=1.0
+            ),
+            "precision": pct,
+            "f1": st.column_config.NumberColumn(format="%.4f"),
+        },
+    )
+    st.caption(
+        "Accuracy per class is the codelab's `perClassAccuracy`: the share of each "
+        "digit's test images recognised (recall). Precision: how often a prediction "
+        "of that digit is right."
+    )
+    if evaluation.most_confused:
+        pairs = ", ".join(f"{t}→{p} ({n})" for t, p, n in evaluation.most_confused[:5])
+        st.caption(f"Most confused (true → predicted): {pairs}.")
+
+with matrix:
+    st.subheader("Confusion matrix")
+    event = st.altair_chart(
+        confusion_chart(evaluation.confusion),
+        use_container_width=True,
+        on_select="rerun",
+        key="evaluate.confusion",
+    )
+    st.caption("Rows: true digit; columns: the model's prediction. Click a cell to see its images.")
+
+cells = event.selection.get(SELECTION, []) if event else []
+if cells:
+    true, pred = int(cells[0]["true"]), int(cells[0]["predicted"])
+    idx = np.flatnonzero((labels == true) & (predicted == pred))
+    order = idx[np.argsort(-probs[idx, pred])]
+    kind = "recognised" if true == pred else f"taken for {pred}"
+    st.subheader(f"{len(idx):,} test images of {true} {kind}")
+    shown = order[:40]
+    digit_grid(
+        ds.test_images[shown], [f"#{i}: {pred} {probs[i, pred]:.0%}" for i in shown], scale=3
+    )
+    if len(idx) > len(shown):
+        st.caption(f"The {len(shown)} most confident of {len(idx):,}.")
+
+st.subheader("The most confident mistakes")
+top = evaluation.mistakes[:20]
+if top:
+    digit_grid(
+        ds.test_images[[m.index for m in top]],
+        [f"{m.true} → {m.predicted} ({m.confidence:.0%})" for m in top],
+        scale=3,
+    )
+    st.caption(
+        "Caption: true digit → prediction (the model's confidence). Some MNIST labels "
+        "are themselves debatable."
+    )
+else:
+    st.success("No mistakes on the test set.")
+
+st.subheader("Downloads")
+d1, d2, d3 = st.columns(3)
+d1.download_button(
+    "Model (.keras)",
+    choice.path.read_bytes(),
+    file_name=choice.path.name,
+    mime="application/octet-stream",
+    icon=":material/download:",
+)
+d2.download_button(
+    "Per-class metrics (CSV)",
+    evaluation.per_class_csv(),
+    file_name="per_class.csv",
+    mime="text/csv",
+    icon=":material/download:",
+)
+d3.download_button(
+    "Full evaluation (JSON)",
+    json.dumps(evaluation.to_dict(), indent=1),
+    file_name="evaluation.json",
+    mime="application/json",
+    icon=":material/download:",
+)
