@@ -304,3 +304,13 @@ def test_evaluate_model_scores_the_models_predictions(tiny_model, images):
 def test_labels_outside_0_9_are_refused(y_true, y_pred):
     with pytest.raises(ValueError, match="is not a digit 0–9"):
         confusion_matrix(np.array(y_true), np.array(y_pred))
+
+
+def test_per_class_csv_has_one_row_per_digit():
+    y = np.array([0, 0, 1, 2])
+    probs = np.eye(10)[[0, 1, 1, 2]]
+    lines = evaluate_predictions(y, probs).per_class_csv().splitlines()
+    assert lines[0] == "digit,support,predicted,correct,precision,recall,f1"
+    assert lines[1] == "0,2,1,1,1.000000,0.500000,0.666667"
+    assert lines[2] == "1,1,2,1,0.500000,1.000000,0.666667"
+    assert len(lines) == 11
