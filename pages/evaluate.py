@@ -93,7 +93,7 @@ with matrix:
     )
     st.caption("Rows: true digit; columns: the model's prediction. Click a cell to see its images.")
 
-cells = event.selection.get(SELECTION, []) if event else []
+cells = (event or {}).get("selection", {}).get(SELECTION, [])
 if cells:
     true, pred = int(cells[0]["true"]), int(cells[0]["predicted"])
     idx = np.flatnonzero((labels == true) & (predicted == pred))

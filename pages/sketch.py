@@ -101,7 +101,7 @@ if image is not None:
 with input_col:
     st.markdown("**What the network sees**")
     if x is not None:
-        st.image(to_display(x, scale=6), width=28 * 6)
+        st.image(to_display(x, scale=6), width=28 * 6, output_format="PNG")
         st.caption(
             "28×28: cropped to the ink, fitted in 20×20, centred by mass — as MNIST "
             "digits were made."

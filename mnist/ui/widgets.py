@@ -51,4 +51,6 @@ def digit_grid(
             captions[start : start + per_row],
             strict=False,
         ):
-            col.image(to_display(image, scale), caption=caption, width=28 * scale)
+            col.image(
+                to_display(image, scale), caption=caption, width=28 * scale, output_format="PNG"
+            )

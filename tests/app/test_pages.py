@@ -1,0 +1,187 @@
+"""Every page under AppTest: no exception, and the widgets do what they say."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from PIL import Image, ImageDraw
+
+from mnist import runs
+from mnist.config import PRESETS
+from mnist.models import build_model
+from tests.app.conftest import APP, PAGES, open_page
+from tests.conftest import wait_for
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_runs_without_exception(name):
+    at = open_page(name)
+    assert not at.exception, at.exception
+    assert at.title, "every page has a title"
+
+
+def test_home_page_names_the_data_and_the_model():
+    at = open_page("home")
+    assert [m.value for m in at.metric][:3] == ["55,000", "5,000", "10,000"]
+    text = " ".join(m.value for m in at.markdown)
+    assert "checksums verified" in text and "the bundled default model" in text
+
+
+def test_home_page_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest; "
+        f"at = AppTest.from_file({APP!r}, default_timeout=60).run(); "
+        "assert not at.exception, at.exception; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "False False", out.stderr[-2000:]
+
+
+def test_data_page_filters_and_reshuffles_examples():
+    at = open_page("data")
+    labels_before = [i.proto.imgs[0].caption for i in at.get("image")][:20]
+    assert len(labels_before) == 20 and all(c.startswith("label ") for c in labels_before)
+    at.pills(key="data.digits_widget").set_value([3]).run()
+    shown = [i.proto.imgs[0].caption for i in at.get("image")][:20]
+    assert shown == ["label 3"] * 20
+    at.button[0].click().run()  # Reshuffle
+    again = [i.proto.imgs[0].caption for i in at.get("image")][:20]
+    assert again == ["label 3"] * 20
+
+
+def _params_metric(at) -> str:
+    return next(m.value for m in at.metric if m.label == "Parameters")
+
+
+def test_model_page_presets_change_the_parameter_count():
+    at = open_page("model")
+    assert _params_metric(at) == "5,994"
+    at.segmented_control(key="model.preset_widget").set_value("fast").run()
+    expected = build_model(PRESETS["fast"].model).count_params()
+    assert _params_metric(at) == f"{expected:,}"
+    assert at.session_state["model_preset"] == "fast"
+    assert at.session_state["train_config"] == PRESETS["fast"].train
+
+
+def test_model_page_edit_and_invalid_choice_shows_the_librarys_message():
+    at = open_page("model")
+    at.select_slider(key="model.edit.b0.filters").set_value(16).run()
+    assert at.session_state["model_preset"] is None
+    edited = at.session_state["model_config"]
+    assert edited.conv_blocks[0].filters == 16
+    # 16 filters 5×5 on 1 channel + bias, the rest of the codelab model as before.
+    assert _params_metric(at) == f"{5994 - 208 + (5 * 5 * 16 + 16) + (5 * 5 * 8 * 16):,}"
+    at.slider(key="model.edit.blocks").set_value(4).run()  # 24→12, 8→4, 4→2, 2→1
+    four = at.session_state["model_config"]
+    assert four.feature_sides() == [12, 4, 2, 1] and not at.error
+    at.selectbox(key="model.edit.b3.padding").set_value("valid").run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors and "conv block 4 would shrink its 2×2 input below 1×1" in errors[0]
+    assert at.session_state["model_config"] == four  # the last valid model is kept
+
+
+def test_model_page_settings_survive_a_page_switch():
+    at = open_page("model")
+    at.segmented_control(key="model.preset_widget").set_value("best").run()
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/model.py").run()
+    assert at.segmented_control(key="model.preset_widget").value == "best"
+    assert _params_metric(at) == f"{build_model(PRESETS['best'].model).count_params():,}"
+
+
+def test_training_page_runs_a_tiny_training_to_the_history(runs_dir):
+    at = open_page("train")
+    assert not at.exception
+    at.slider(key="train.w.validation").set_value(500).run()
+    at.slider(key="train.w.train_size").set_value(500).run()
+    at.slider(key="train.w.epochs").set_value(1).run()
+    at.select_slider(key="train.w.batch").set_value(128).run()
+    config = at.session_state["train_config"]
+    assert (config.epochs, config.train_size, config.validation_size) == (1, 500, 500)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, at.exception
+    run_id = at.session_state["train.run"]
+    assert run_id
+    final = wait_for(
+        lambda: runs.find_run(run_id).state in runs.FINAL_STATES,
+        timeout=300,
+        what="the run to finish",
+    )
+    run = runs.find_run(run_id)
+    assert final and run.state == runs.DONE, run.status
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Test accuracy on the 10,000 test images" in s.value for s in at.success)
+    assert len(at.get("vega_lite_chart")) >= 4  # batch loss/accuracy, epoch loss/accuracy
+    history = at.dataframe[0].value
+    assert list(history["run"]) == [run_id]
+    assert list(history["status"]) == ["done"]
+    assert history["test accuracy"][0] == pytest.approx(run.status["test_accuracy"])
+
+
+def test_training_page_shows_a_bad_setting_clearly():
+    at = open_page("train")
+    at.number_input(key="train.w.patience").set_value(3).run()
+    at.slider(key="train.w.validation").set_value(0).run()
+    assert not at.exception
+    assert any("validation size above 0" in e.value for e in at.error)
+
+
+def test_training_page_reattaches_to_a_run_on_disk(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train, preset="codelab")
+    at = open_page("train")  # a new session: nothing in its state names the run
+    assert at.session_state["train.run"] == path.name
+
+
+def test_evaluate_page_cell_selection_shows_that_cells_images():
+    at = open_page("evaluate")
+    metric = next(m.value for m in at.metric if m.label == "Test accuracy")
+    assert metric.endswith("%")
+    assert len(at.get("vega_lite_chart")) == 1
+    at.session_state["evaluate.confusion"] = {"selection": {"cell": [{"true": 4, "predicted": 9}]}}
+    at.run()
+    assert not at.exception
+    heading = next(s.value for s in at.subheader if "test images of 4" in s.value)
+    assert heading.endswith("taken for 9")
+
+
+def _canvas_drawing(draw) -> dict:
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    draw(ImageDraw.Draw(image))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": []}, "data": url}}
+
+
+@pytest.mark.parametrize(
+    ("digit", "draw"),
+    [
+        (1, lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)),
+        (0, lambda d: d.ellipse([80, 40, 200, 240], outline="white", width=22)),
+        (7, lambda d: d.line([(70, 50), (210, 50), (120, 240)], fill="white", width=22)),
+    ],
+)
+def test_sketch_page_predicts_an_injected_drawing(digit, draw):
+    at = open_page("sketch")
+    assert any("Draw a digit" in i.value for i in at.info)  # empty canvas: no prediction
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    at.session_state["sketch.canvas.0"] = _canvas_drawing(draw)
+    at.run()
+    assert not at.exception, at.exception
+    assert next(m.value for m in at.metric if m.label == "Prediction") == str(digit)
+
+
+def test_sketch_page_uses_the_selected_run_or_says_it_is_gone(runs_dir):
+    at = open_page("sketch")
+    at.session_state["selected_run"] = "20000101-000000-gone"
+    at.run()
+    assert any("no longer exists" in w.value for w in at.warning)
+    assert not at.exception
