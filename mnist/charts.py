@@ -114,7 +114,7 @@ def epoch_chart(
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
             color=alt.Color("series:N", title=None, sort=series),
             tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".4f")],
@@ -144,7 +144,7 @@ def runs_overlay_chart(epochs: pd.DataFrame, metric: str = "val_accuracy") -> al
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y(f"{metric}:Q", scale=alt.Scale(zero=False)),
             color=alt.Color("run:N"),
             tooltip=["run:N", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],

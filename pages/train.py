@@ -239,66 +239,75 @@ else:
     st.fragment(run_every=live_every)(show_run)(watched)
 
 st.subheader("Run history")
-for problem in problems:
-    st.warning(f"Skipped an unreadable run folder: {problem}", icon=":material/warning:")
-if all_runs:
-    table = [runs.history_row(r) for r in all_runs]
-    event = st.dataframe(
-        table,
-        hide_index=True,
-        use_container_width=True,
-        key="train.history",
-        on_select="rerun",
-        selection_mode="multi-row",
-        column_config={
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-            "seconds": st.column_config.NumberColumn(format="%.1f"),
-        },
-    )
-    chosen = [all_runs[i] for i in event.selection.rows]
-    selected = st.session_state[SELECTED_RUN]
-    in_use = f"run {selected}" if selected else "the bundled default model"
-    st.caption(f"Evaluate and Sketch use **{in_use}**. Select rows to compare, use or delete runs.")
-    if chosen:
-        a, b, c = st.columns(3)
-        one = chosen[0] if len(chosen) == 1 else None
-        a.button(
-            "Use for Evaluate and Sketch",
-            icon=":material/check:",
-            disabled=one is None or one.model_path is None,
-            on_click=select_run,
-            args=(one.run_id if one else None,),
-        )
-        b.button(
-            "Watch this run",
-            icon=":material/visibility:",
-            disabled=one is None,
-            on_click=lambda: st.session_state.update({WATCHED: one.run_id}),
-        )
 
-        def delete(selected=tuple(r.run_id for r in chosen)) -> None:
-            for run_id in selected:
-                try:
-                    runs.delete_run(runs.find_run(run_id).path)
-                except runs.RunError as exc:
-                    st.session_state["train.error"] = str(exc)
-                    continue
-                if st.session_state[SELECTED_RUN] == run_id:
-                    select_run(None)
 
-        c.button(
-            f"Delete {len(chosen)} run{'s' * (len(chosen) > 1)}",
-            icon=":material/delete:",
-            on_click=delete,
-            disabled=any(r.is_live for r in chosen),
-            help="Stop a live run before deleting it.",
+def delete_runs(run_ids: list[str]) -> None:
+    for run_id in run_ids:
+        try:
+            runs.delete_run(runs.find_run(run_id).path)
+        except runs.RunError as exc:
+            st.session_state["train.error"] = str(exc)
+            continue
+        if st.session_state[SELECTED_RUN] == run_id:
+            select_run(None)
+
+
+def show_history() -> None:
+    """The table of runs, re-read from disk (live while a run trains)."""
+    all_runs, problems = runs.list_runs()
+    for problem in problems:
+        st.warning(f"Skipped an unreadable run folder: {problem}", icon=":material/warning:")
+    if all_runs:
+        table = [runs.history_row(r) for r in all_runs]
+        event = st.dataframe(
+            table,
+            hide_index=True,
+            use_container_width=True,
+            key="train.history",
+            on_select="rerun",
+            selection_mode="multi-row",
+            column_config={
+                "test accuracy": st.column_config.NumberColumn(format="percent"),
+                "seconds": st.column_config.NumberColumn(format="%.1f"),
+            },
         )
-        curves = []
-        for run in chosen:
-            tail = runs.MetricsTail(run.path)
-            tail.poll()
-            curves += [{**e, "run": run.run_id} for e in tail.epochs]
-        if curves:
-            st.altair_chart(runs_overlay_chart(pd.DataFrame(curves)), use_container_width=True)
-else:
-    st.caption("Finished runs appear here with their test accuracy.")
+        chosen = [all_runs[i] for i in (event or {}).get("selection", {}).get("rows", [])]
+        selected = st.session_state[SELECTED_RUN]
+        in_use = f"run {selected}" if selected else "the bundled default model"
+        st.caption(
+            f"Evaluate and Sketch use **{in_use}**. Select rows to compare, use or delete runs."
+        )
+        if chosen:
+            a, b, c = st.columns(3)
+            one = chosen[0] if len(chosen) == 1 else None
+            a.button(
+                "Use for Evaluate and Sketch",
+                icon=":material/check:",
+                disabled=one is None or one.model_path is None,
+                on_click=select_run,
+                args=(one.run_id if one else None,),
+            )
+            # These two change what the whole page shows: rerun all of it, not the fragment.
+            if b.button("Watch this run", icon=":material/visibility:", disabled=one is None):
+                st.session_state[WATCHED] = one.run_id
+                st.rerun()
+            if c.button(
+                f"Delete {len(chosen)} run{'s' * (len(chosen) > 1)}",
+                icon=":material/delete:",
+                disabled=any(r.is_live for r in chosen),
+                help="Stop a live run before deleting it.",
+            ):
+                delete_runs([r.run_id for r in chosen])
+                st.rerun()
+            curves = []
+            for run in chosen:
+                tail = runs.MetricsTail(run.path)
+                tail.poll()
+                curves += [{**e, "run": run.run_id} for e in tail.epochs]
+            if curves:
+                st.altair_chart(runs_overlay_chart(pd.DataFrame(curves)), use_container_width=True)
+    else:
+        st.caption("Finished runs appear here with their test accuracy.")
+
+
+st.fragment(run_every=REFRESH_SECONDS if any(r.is_live for r in all_runs) else None)(show_history)()

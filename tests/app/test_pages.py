@@ -125,6 +125,24 @@ def test_training_page_runs_a_tiny_training_to_the_history(runs_dir):
     assert list(history["status"]) == ["done"]
     assert history["test accuracy"][0] == pytest.approx(run.status["test_accuracy"])
 
+    # Make it the model of Evaluate and Sketch, then delete it.
+    at.session_state["train.history"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    next(b for b in at.button if b.label == "Use for Evaluate and Sketch").click().run()
+    assert at.session_state["selected_run"] == run_id
+    at.switch_page("pages/sketch.py").run()
+    assert any(
+        f"run {run_id} (custom)" in c.value or f"run {run_id}" in c.value for c in at.caption
+    )
+    at.switch_page("pages/train.py").run()
+    at.session_state["train.history"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    next(b for b in at.button if b.label.startswith("Delete 1 run")).click().run()
+    assert not at.exception, at.exception
+    assert not run.path.exists()
+    assert at.session_state["selected_run"] is None
+    assert not at.dataframe
+
 
 def test_training_page_shows_a_bad_setting_clearly():
     at = open_page("train")
