@@ -131,9 +131,7 @@ def test_training_page_runs_a_tiny_training_to_the_history(runs_dir):
     next(b for b in at.button if b.label == "Use for Evaluate and Sketch").click().run()
     assert at.session_state["selected_run"] == run_id
     at.switch_page("pages/sketch.py").run()
-    assert any(
-        f"run {run_id} (custom)" in c.value or f"run {run_id}" in c.value for c in at.caption
-    )
+    assert any(f"Model: **run {run_id} (codelab)**" in c.value for c in at.caption)
     at.switch_page("pages/train.py").run()
     at.session_state["train.history"] = {"selection": {"rows": [0], "columns": []}}
     at.run()
