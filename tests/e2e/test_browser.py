@@ -1,0 +1,86 @@
+"""What only a browser shows: pages painted, real mouse strokes on the canvas."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import exceptions, open_page, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+PAGES = {"": "MNIST CNN Studio", "data": "Data", "model": "Model", "train": "Training",
+         "evaluate": "Evaluate", "sketch": "Sketch a digit"}  # fmt: skip
+
+
+def test_every_page_paints_its_content(page, server):
+    shots = os.environ.get("MNIST_SCREENSHOTS")  # e.g. docs/screenshots: refresh the README's
+    for path, title in PAGES.items():
+        open_page(page, server, path)
+        assert page.locator("h1").first.inner_text() == title
+        assert exceptions(page) == [], path
+        main = {
+            "": "[data-testid='stMetric']",
+            "data": "[data-testid='stImage']",
+            "model": "[data-testid='stGraphVizChart']",
+            "train": "button:has-text('Start')",
+            "evaluate": "[data-testid='stVegaLiteChart']",
+            "sketch": "canvas.upper-canvas",
+        }
+        assert page.locator(main[path]).first.is_visible(), path
+        if shots:
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            page.set_viewport_size({"width": 1400, "height": 1800})
+            wait_idle(page)
+            page.screenshot(path=f"{shots}/{path or 'home'}.png")
+            page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def stroke(page, points, steps: int = 6) -> None:
+    """One pen stroke through ``points`` (canvas pixels), with real mouse events."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + points[0][0], y0 + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x0 + x, y0 + y, steps=steps)
+    page.mouse.up()
+
+
+def prediction(page, previous: str | None = None, timeout: float = 30) -> str:
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Prediction")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if metric.count():
+            value = metric.locator("[data-testid='stMetricValue']").inner_text().strip()
+            if value != previous:
+                return value
+        time.sleep(0.2)
+    raise AssertionError("no new Prediction appeared")
+
+
+def circle(cx, cy, r, n=24):
+    return [
+        (cx + r * math.sin(2 * math.pi * i / n), cy - r * math.cos(2 * math.pi * i / n))
+        for i in range(n + 1)
+    ]
+
+
+def test_sketch_mouse_strokes_are_classified_and_clear_empties(page, server):
+    open_page(page, server, "sketch")
+    assert page.get_by_text("Draw a digit on the black square").is_visible()
+    # A large 7 in the middle: two strokes.
+    stroke(page, [(60, 50), (220, 50)])
+    stroke(page, [(220, 50), (120, 250)])
+    assert prediction(page) == "7"
+    page.get_by_role("button", name="Clear").click()
+    wait_idle(page)
+    assert page.locator("[data-testid='stMetric']").filter(has_text="Prediction").count() == 0
+    # A small 0 off-centre, in the top-left corner.
+    stroke(page, circle(70, 80, 35))
+    assert prediction(page) == "0"
+    assert exceptions(page) == []
