@@ -33,24 +33,23 @@ class Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see {self.prog} --help)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
+def _int_at_least(minimum: int):
+    """An argparse type: a whole number no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
+        return value
+
+    return parse
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
-    return value
+_positive_int = _int_at_least(1)
+_nonneg_int = _int_at_least(0)
 
 
 def _positive_float(text: str) -> float:
@@ -99,6 +98,12 @@ def build_parser() -> Parser:
     train.add_argument("--run-dir", help="train an existing run folder (what the dashboard starts)")
     train.add_argument(
         "--json", action="store_true", help="progress to stderr; last stdout line is a JSON summary"
+    )
+    train.add_argument(
+        "--export",
+        metavar="PATH",
+        help="when done, also write the model without optimizer state to PATH and its summary "
+        "beside it (.json): how models/default.keras is made",
     )
 
     evaluate = sub.add_parser("evaluate", help="test accuracy, per-class table, confusion matrix")
@@ -224,6 +229,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     else:
         print(f"run {run_dir.name} {state}: {status.get('error')}", file=sys.stderr, flush=True)
+    if args.export and state == runs.DONE:
+        from mnist.models import export_for_inference
+
+        dest = export_for_inference(run_dir / runs.MODEL, args.export)
+        config = runs.load_run(run_dir).config
+        runs.write_json_atomic(
+            dest.with_suffix(".json"),
+            {
+                **summary,
+                "command": " ".join([PROG, *sys.argv[1:]]),
+                "config": config.to_dict(),
+            },
+        )
+        print(f"exported {dest} ({dest.stat().st_size / 1e6:.1f} MB)", file=out, flush=True)
     if args.json:
         print(json.dumps(summary), flush=True)
     return {runs.DONE: 0, runs.STOPPED: 3}.get(state, 1)

@@ -252,42 +252,41 @@ FAST = Preset(
     name="fast",
     title="Fast",
     description=(
-        "The quickest route to 99 % on a laptop CPU: two batch-normalised conv blocks, "
-        "a small dense layer, Adam with a cosine schedule, 2 epochs."
+        "The quickest route we measured to 99 % on a 2-core CPU: the codelab's shape with 32 "
+        "and 64 filters and a dense layer, Adam with a cosine schedule, 3 epochs."
     ),
     model=ModelConfig(
         conv_blocks=(
-            ConvBlock(filters=32, kernel_size=3, batch_norm=True),
-            ConvBlock(filters=64, kernel_size=3, batch_norm=True),
+            ConvBlock(filters=32, kernel_size=5, padding="valid"),
+            ConvBlock(filters=64, kernel_size=5, padding="valid"),
         ),
         dense_units=(128,),
-        dense_dropout=0.3,
         optimizer="adam",
-        learning_rate=3e-3,
+        learning_rate=2e-3,
         lr_schedule="cosine",
     ),
-    train=TrainConfig(epochs=2, batch_size=128),
+    train=TrainConfig(epochs=3, batch_size=128),
 )
 
 BEST = Preset(
     name="best",
     title="Best",
     description=(
-        "For 99.5 % and more: two VGG-style blocks of two batch-normalised convolutions, "
-        "dropout, augmentation (rotation, shift, zoom) and a cosine schedule."
+        "For 99.5 %: the fast model with batch normalisation and dropout, trained longer on "
+        "augmented images (rotation, shift, zoom) with a cosine schedule."
     ),
     model=ModelConfig(
         conv_blocks=(
-            ConvBlock(filters=32, convs=2, batch_norm=True, dropout=0.1),
-            ConvBlock(filters=64, convs=2, batch_norm=True, dropout=0.2),
+            ConvBlock(filters=32, kernel_size=5, padding="valid", batch_norm=True),
+            ConvBlock(filters=64, kernel_size=5, padding="valid", batch_norm=True),
         ),
         dense_units=(128,),
         dense_dropout=0.3,
         optimizer="adam",
-        learning_rate=3e-3,
+        learning_rate=2e-3,
         lr_schedule="cosine",
     ),
-    train=TrainConfig(epochs=12, batch_size=128, augment=True),
+    train=TrainConfig(epochs=15, batch_size=128, augment=True),
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (CODELAB, FAST, BEST)}

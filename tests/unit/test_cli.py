@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,6 +108,7 @@ def trained_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, str]:
     result = run_cli(
         "train", "--preset", "codelab", "--epochs", "1", "--train-size", "500",
         "--validation-size", "100", "--batch-size", "100", "--runs-dir", runs_dir, "--json",
+        "--export", str(Path(runs_dir).parent / "export" / "tiny.keras"),
     )  # fmt: skip
     return result, runs_dir
 
@@ -173,3 +175,21 @@ def test_predict_reports_each_image_and_fails_if_any_failed(trained_run, tmp_pat
     assert "missing.png: no such file" in errors[0]
     assert "blank.png: nothing drawn" in errors[1]
     assert "notes.png: not an image" in errors[2]
+
+
+def test_export_writes_a_smaller_inference_copy_and_its_summary(trained_run):
+    result, runs_dir = trained_run
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    exported = Path(runs_dir).parent / "export" / "tiny.keras"
+    original = Path(summary["run_dir"]) / "model.keras"
+    assert exported.is_file() and exported.stat().st_size < original.stat().st_size
+    from mnist.models import load_model
+
+    x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(
+        np.asarray(load_model(exported)(x)), np.asarray(load_model(original)(x)), atol=1e-6
+    )
+    meta = json.loads(exported.with_suffix(".json").read_text())
+    assert meta["run_id"] == summary["run_id"] and meta["test_accuracy"] == summary["test_accuracy"]
+    assert meta["command"].startswith("python -m mnist train --preset codelab")
+    assert meta["config"]["preset"] == "codelab"
