@@ -26,7 +26,13 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Training images", f"{sizes['train']:,}")
 c2.metric("Validation images", f"{sizes['validation']:,}")
 c3.metric("Test images", f"{sizes['test']:,}")
-c4.metric("Training runs", len(all_runs), f"{len(live)} live" if live else None, delta_color="off")
+c4.metric(
+    "Training runs",
+    len(all_runs),
+    f"{len(live)} live" if live else None,
+    delta_color="off",
+    delta_arrow="off",
+)
 
 st.subheader("In use now")
 checksums = "checksums verified" if stats["verified"] else "checksums not checked"

@@ -119,6 +119,12 @@ with answer_col:
         probs = classify(model_for(choice.key), x)
         digit = int(probs.argmax())
         runner_up = int(probs.argsort()[-2])
-        st.metric("Prediction", digit, f"{probs[digit]:.1%} confident", delta_color="off")
+        st.metric(
+            "Prediction",
+            digit,
+            f"{probs[digit]:.1%} confident",
+            delta_color="off",
+            delta_arrow="off",
+        )
         st.altair_chart(probability_chart(probs), use_container_width=True)
         st.caption(f"Runner-up: {runner_up} ({probs[runner_up]:.1%}).")
