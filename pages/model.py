@@ -23,6 +23,8 @@ require_router("pages/model.py")
 
 EDIT = "model.edit."  # prefix of every editor widget key
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+FILTERS = [4, 8, 16, 32, 48, 64, 96, 128]
+KERNELS = [1, 3, 5, 7]
 CUSTOM = "custom"
 
 page_header(
@@ -126,14 +128,14 @@ with editor:
             a, b = st.columns(2)
             a.select_slider(
                 "Filters",
-                [4, 8, 16, 32, 64, 128],
+                sorted({*FILTERS, block.filters}),  # a preset may use other widths
                 block.filters,
                 key=p + "filters",
                 on_change=apply_edit,
             )
             b.select_slider(
                 "Kernel size",
-                [1, 3, 5, 7],
+                sorted({*KERNELS, block.kernel_size}),
                 block.kernel_size,
                 key=p + "kernel",
                 on_change=apply_edit,

@@ -201,3 +201,11 @@ def test_sketch_page_uses_the_selected_run_or_says_it_is_gone(runs_dir):
     at.run()
     assert any("no longer exists" in w.value for w in at.warning)
     assert not at.exception
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_model_page_shows_every_preset(name):
+    at = open_page("model")
+    at.segmented_control(key="model.preset_widget").set_value(name).run()
+    assert not at.exception, at.exception
+    assert _params_metric(at) == f"{build_model(PRESETS[name].model).count_params():,}"
