@@ -418,13 +418,26 @@ class SlotLock:
         self.max_runs = max_runs
         self._fh: IO[bytes] | None = None
 
+    @staticmethod
+    def _start_order(path: Path) -> tuple[float, str]:
+        """(created, name): the order runs were started in, even within one second."""
+        try:
+            return float(read_json(path / CONFIG).get("created", 0.0)), path.name
+        except (RunError, TypeError, ValueError):
+            pass
+        try:  # no readable config: fall back on the id's own timestamp
+            return time.mktime(time.strptime(path.name[:15], "%Y%m%d-%H%M%S")), path.name
+        except ValueError:
+            return 0.0, path.name
+
     def _older_run_waiting(self) -> bool:
         root = self.dir.parent
+        mine = self._start_order(root / self.run_id)
         for path in root.iterdir():
-            if path.name >= self.run_id or path.name.startswith(".") or not path.is_dir():
+            if path.name == self.run_id or path.name.startswith(".") or not path.is_dir():
                 continue
             try:
-                if read_status(path).get("state") == QUEUED:
+                if self._start_order(path) < mine and read_status(path).get("state") == QUEUED:
                     return True
             except RunError:
                 continue

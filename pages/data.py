@@ -44,12 +44,12 @@ digits = left.pills(
     help="None selected: all digits.",
 )
 st.session_state["data.digits"] = digits
-right.button("Reshuffle", icon=":material/shuffle:", use_container_width=True, on_click=reshuffle)
+right.button("Reshuffle", icon=":material/shuffle:", width="stretch", on_click=reshuffle)
 idx = sample_indices(ds.train_labels, 20, digits, seed=st.session_state["data.seed"])
 digit_grid(ds.train_images[idx], [f"label {ds.train_labels[i]}" for i in idx], scale=3)
 
 st.subheader("How many of each digit")
-st.altair_chart(class_counts_chart(stats["counts"]), use_container_width=True)
+st.altair_chart(class_counts_chart(stats["counts"]), width="stretch")
 train_counts = stats["counts"]["train"]
 few, many = train_counts.index(min(train_counts)), train_counts.index(max(train_counts))
 st.caption(
@@ -63,7 +63,7 @@ st.caption("Each image is the pixel-wise mean of every training image of that di
 
 st.subheader("Pixel intensities")
 counts, edges = stats["histogram"]
-st.altair_chart(pixel_histogram_chart(counts, edges), use_container_width=True)
+st.altair_chart(pixel_histogram_chart(counts, edges), width="stretch")
 st.caption(
     f"Training set: {stats['ink_share']:.1%} of pixels carry ink (above 0); the mean "
     f"intensity is {stats['mean_intensity']:.1f} of 255."

@@ -65,7 +65,7 @@ with table:
     st.dataframe(
         rows,
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={
             "accuracy": st.column_config.ProgressColumn(
                 "accuracy (recall)", format="percent", min_value=0.0, max_value=1.0
@@ -87,7 +87,7 @@ with matrix:
     st.subheader("Confusion matrix")
     event = st.altair_chart(
         confusion_chart(evaluation.confusion),
-        use_container_width=True,
+        width="stretch",
         on_select="rerun",
         key="evaluate.confusion",
     )

@@ -246,7 +246,7 @@ with summary:
     st.dataframe(
         info["rows"],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={
             "name": "Layer",
             "type": "Type",
@@ -256,7 +256,7 @@ with summary:
     )
 
 st.subheader("Diagram")
-st.graphviz_chart(info["dot"], use_container_width=True)
+st.graphviz_chart(info["dot"], width="stretch")
 st.caption(
     "Built from the Keras model itself: each box is a layer, each edge the shape of "
     "the tensor passing between them (batch axis left out)."

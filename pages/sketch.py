@@ -126,5 +126,5 @@ with answer_col:
             delta_color="off",
             delta_arrow="off",
         )
-        st.altair_chart(probability_chart(probs), use_container_width=True)
+        st.altair_chart(probability_chart(probs), width="stretch")
         st.caption(f"Runner-up: {runner_up} ({probs[runner_up]:.1%}).")

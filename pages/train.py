@@ -169,14 +169,12 @@ left.button(
     type="primary",
     icon=":material/play_arrow:",
     on_click=start,
-    use_container_width=True,
+    width="stretch",
 )
 
 watched_run = by_id.get(watched)
 if watched_run and watched_run.is_live:
-    right.button(
-        "Stop", icon=":material/stop:", on_click=stop, args=(watched,), use_container_width=True
-    )
+    right.button("Stop", icon=":material/stop:", on_click=stop, args=(watched,), width="stretch")
 
 
 def show_run(run_id: str) -> None:
@@ -214,16 +212,16 @@ def show_run(run_id: str) -> None:
     else:
         a, b = st.columns(2)
         a.markdown("**Per batch** (onBatchEnd)")
-        a.altair_chart(batch_chart(batches, "loss"), use_container_width=True)
+        a.altair_chart(batch_chart(batches, "loss"), width="stretch")
         b.markdown("&nbsp;")
-        b.altair_chart(batch_chart(batches, "accuracy"), use_container_width=True)
+        b.altair_chart(batch_chart(batches, "accuracy"), width="stretch")
     if not epochs.empty:
         a, b = st.columns(2)
         a.markdown("**Per epoch** (onEpochEnd)")
-        a.altair_chart(epoch_chart(epochs, "loss"), use_container_width=True)
+        a.altair_chart(epoch_chart(epochs, "loss"), width="stretch")
         b.markdown("&nbsp;")
         refs = [(label, value) for label, value, _ in REFERENCES]
-        b.altair_chart(epoch_chart(epochs, "accuracy", refs), use_container_width=True)
+        b.altair_chart(epoch_chart(epochs, "accuracy", refs), width="stretch")
         b.caption(" · ".join(f"{label}: {source}" for label, _, source in REFERENCES))
     if st.session_state.get("train.was_live") and not run.is_live:
         st.session_state["train.was_live"] = False
@@ -262,7 +260,7 @@ def show_history() -> None:
         event = st.dataframe(
             table,
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
             key="train.history",
             on_select="rerun",
             selection_mode="multi-row",
@@ -305,7 +303,7 @@ def show_history() -> None:
                 tail.poll()
                 curves += [{**e, "run": run.run_id} for e in tail.epochs]
             if curves:
-                st.altair_chart(runs_overlay_chart(pd.DataFrame(curves)), use_container_width=True)
+                st.altair_chart(runs_overlay_chart(pd.DataFrame(curves)), width="stretch")
     else:
         st.caption("Finished runs appear here with their test accuracy.")
 

@@ -34,6 +34,21 @@ def tiny_train() -> TrainConfig:
     return TrainConfig(epochs=1, batch_size=64, train_size=300, validation_size=100)
 
 
+@pytest.fixture(scope="module")
+def tiny_model():
+    """Flatten → dense 10 softmax: a real Keras model that predicts in microseconds."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
 def wait_for(predicate, timeout: float = 120.0, interval: float = 0.2, what: str = "condition"):
     """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout`` s."""
     deadline = time.monotonic() + timeout

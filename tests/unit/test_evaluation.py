@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import keras
 import numpy as np
 import pytest
 
@@ -248,18 +247,6 @@ def test_evaluation_round_trips_through_json():
 
 # ---------------------------------------------------------------------------------------------
 # predict_probabilities / evaluate_model with a tiny Keras model
-
-
-@pytest.fixture(scope="module")
-def tiny_model():
-    keras.utils.set_random_seed(0)
-    return keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
 
 
 @pytest.fixture(scope="module")

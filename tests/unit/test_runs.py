@@ -253,3 +253,22 @@ def test_resolve_runs_dir_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv(runs.RUNS_DIR_ENV, str(tmp_path / "env"))
     assert runs.resolve_runs_dir() == tmp_path / "env"
     assert runs.resolve_runs_dir(tmp_path / "arg") == tmp_path / "arg"
+
+
+def test_slot_order_follows_creation_time_not_the_random_suffix(
+    runs_dir, codelab_model, tiny_train
+):
+    first = runs.create_run(codelab_model, tiny_train)
+    second = runs.create_run(codelab_model, tiny_train)
+    # Same second, and a suffix that sorts the newer run first: creation time must decide.
+    older, newer = runs_dir / "20260101-000000-ffff", runs_dir / "20260101-000000-0000"
+    first.rename(older)
+    second.rename(newer)
+    for path in (older, newer):
+        runs.write_json_atomic(
+            path / runs.STATUS, {"state": runs.QUEUED, "pid": os.getpid(), "heartbeat": time.time()}
+        )
+    assert not runs.SlotLock(runs_dir, newer.name, max_runs=1).try_acquire()
+    lock = runs.SlotLock(runs_dir, older.name, max_runs=1)
+    assert lock.try_acquire()
+    lock.release()

@@ -380,18 +380,6 @@ def test_an_opened_upload_goes_through_preprocess(tmp_path, reference_output):
 # classify
 
 
-@pytest.fixture(scope="module")
-def tiny_model():
-    keras.utils.set_random_seed(1)
-    return keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-
-
 def test_classify_returns_the_models_probabilities(tiny_model, reference_output):
     probs = classify(tiny_model, reference_output)
     assert probs.shape == (10,)
