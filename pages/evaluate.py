@@ -12,6 +12,7 @@ from mnist.ui import (
     digit_grid,
     page_header,
     require_router,
+    show_error,
     test_evaluation,
 )
 
@@ -31,7 +32,11 @@ if not choice.path.is_file():
     st.stop()
 st.caption(f"Model: **{choice.label}** — choose another in the Training page's run history.")
 
-evaluation, probs = test_evaluation(choice.key)
+try:
+    evaluation, probs = test_evaluation(choice.key)
+except ValueError as exc:  # a damaged or foreign .keras file
+    show_error(f"This model cannot be used: {exc}")
+    st.stop()
 ds = dataset()
 labels = ds.test_labels
 predicted = probs.argmax(axis=1)

@@ -116,7 +116,11 @@ with answer_col:
             icon=":material/draw:",
         )
     else:
-        probs = classify(model_for(choice.key), x)
+        try:
+            probs = classify(model_for(choice.key), x)
+        except ValueError as exc:  # a damaged or foreign .keras file
+            show_error(f"This model cannot be used: {exc}")
+            st.stop()
         digit = int(probs.argmax())
         runner_up = int(probs.argsort()[-2])
         st.metric(

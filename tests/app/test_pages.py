@@ -209,3 +209,22 @@ def test_model_page_shows_every_preset(name):
     at.segmented_control(key="model.preset_widget").set_value(name).run()
     assert not at.exception, at.exception
     assert _params_metric(at) == f"{build_model(PRESETS[name].model).count_params():,}"
+
+
+@pytest.mark.parametrize("name", ["evaluate", "sketch"])
+def test_a_damaged_run_model_gets_a_message_not_a_traceback(
+    name, runs_dir, codelab_model, tiny_train
+):
+    path = runs.create_run(codelab_model, tiny_train)
+    (path / runs.MODEL).write_bytes(b"not a keras archive")
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": 0})
+    at = open_page(name)
+    at.session_state["selected_run"] = path.name
+    at.run()
+    if name == "sketch":
+        at.session_state["sketch.canvas.0"] = _canvas_drawing(
+            lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
+        )
+        at.run()
+    assert not at.exception, at.exception
+    assert any("This model cannot be used" in e.value for e in at.error)
