@@ -132,13 +132,6 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 # -- train ---------------------------------------------------------------------------------
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     preset = PRESETS[args.preset]
@@ -183,7 +176,7 @@ def _progress_printer(out, epochs: int):
                 f"epoch {record['epoch']}/{epochs}  batch {record['batch']}  "
                 f"loss {record['loss'] or float('nan'):.4f}  "
                 f"accuracy {record['accuracy'] or float('nan'):.4f}  "
-                f"{rate:.0f} samples/s  ETA {_duration(record.get('eta_seconds'))}",
+                f"{rate:.0f} samples/s  ETA {runs.clock(record.get('eta_seconds'))}",
                 file=out,
                 flush=True,
             )

@@ -353,7 +353,8 @@ class MetricsTail:
         return len(records)
 
 
-def _clock(seconds: float | None) -> str:
+def clock(seconds: float | None) -> str:
+    """Seconds as ``m:ss`` or ``h:mm:ss`` (``–`` when unknown), for progress lines."""
     if seconds is None:
         return "–"
     seconds = int(round(seconds))
@@ -379,9 +380,9 @@ def progress(status: dict) -> tuple[float, str]:
     if status.get("samples_per_second"):
         parts.append(f"{status['samples_per_second']:,.0f} samples/s")
     if status.get("elapsed") is not None or status.get("train_seconds") is not None:
-        parts.append(f"elapsed {_clock(status.get('train_seconds') or status.get('elapsed'))}")
+        parts.append(f"elapsed {clock(status.get('train_seconds') or status.get('elapsed'))}")
     if state in LIVE_STATES and status.get("eta_seconds") is not None:
-        parts.append(f"ETA {_clock(status['eta_seconds'])}")
+        parts.append(f"ETA {clock(status['eta_seconds'])}")
     if state in LIVE_STATES and status.get("message"):
         parts.append(status["message"])
     return fraction, " · ".join(parts) or str(state)

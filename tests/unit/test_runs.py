@@ -272,3 +272,11 @@ def test_slot_order_follows_creation_time_not_the_random_suffix(
     lock = runs.SlotLock(runs_dir, older.name, max_runs=1)
     assert lock.try_acquire()
     lock.release()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "–"), (0, "0:00"), (59.6, "1:00"), (754, "12:34"), (3700, "1:01:40")],
+)
+def test_clock_formats_progress_times(seconds, text):
+    assert runs.clock(seconds) == text
