@@ -279,14 +279,60 @@ def sketch_latency(quick: bool, reps: int) -> Row:
 
 
 # -- 5. stroke to answer --------------------------------------------------------------------
+# Timed inside the page, on the page's own clock: Playwright's waits poll with back-off
+# (up to 500 ms between checks), which made this figure read ~800 ms when the page took ~300.
+WS_PROBE = """
+window.__sent = [];
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  window.__sent.push(performance.now());
+  return send.call(this, data);
+};
+"""
+ARM_STROKE = """() => {
+  // Done when a `Prediction` metric is on the page and the 28×28 input differs from now.
+  const input = () => document.querySelector("[data-testid='stImage'] img")?.src;
+  const before = input();
+  const t = (window.__stroke = {});
+  window.__sent = [];
+  window.addEventListener("pointerup", () => { t.up = performance.now(); },
+                          {capture: true, once: true});
+  const answered = () => input() !== before && [...document.querySelectorAll(
+    "[data-testid='stMetric']")].some((el) => el.textContent.includes("Prediction"));
+  const observer = new MutationObserver(() => {
+    if (t.up === undefined || t.shown !== undefined || !answered()) return;
+    t.shown = performance.now();
+    observer.disconnect();
+    requestAnimationFrame(() => { t.painted = performance.now(); });
+  });
+  observer.observe(document.body, {childList: true, subtree: true, attributes: true,
+                                   characterData: true});
+}"""
+
+
+def _stroke(page, box, start: tuple[int, int], end: tuple[int, int]) -> dict:
+    """Draw one stroke; the page's own timings of it (ms, `performance.now()`)."""
+    page.evaluate(ARM_STROKE)
+    page.mouse.move(box["x"] + start[0], box["y"] + start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + end[0], box["y"] + end[1], steps=8)
+    page.mouse.up()
+    page.wait_for_function("() => window.__stroke.painted !== undefined", timeout=60_000)
+    t = page.evaluate("() => ({...window.__stroke, sent: window.__sent})")
+    return {"total": t["painted"] - t["up"],
+            "send": min(s for s in t["sent"] if s >= t["up"]) - t["up"]}  # fmt: skip
+
+
 def stroke_to_answer(quick: bool, reps: int) -> Row:
+    """A 7 in two strokes: the bar and stem on a clear canvas, then the cross-bar at once."""
     strokes = 3 if quick else 10
-    times = []
+    first, second = [], []
     with tempfile.TemporaryDirectory() as tmp:
         app = Dashboard(tmp)
         pw, browser = _chromium()
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.add_init_script(WS_PROBE)
             page.goto(app.url + "/sketch")
             page.wait_for_selector("canvas.upper-canvas", timeout=120_000)
             metric = page.locator("[data-testid='stMetric']").filter(has_text="Prediction")
@@ -294,29 +340,33 @@ def stroke_to_answer(quick: bool, reps: int) -> Row:
                 page.get_by_role("button", name="Clear").click()
                 metric.wait_for(state="detached", timeout=60_000)
                 page.wait_for_selector("canvas.upper-canvas")
-                time.sleep(0.5)
+                time.sleep(0.5)  # the Clear rerun is over
                 box = page.locator("canvas.upper-canvas").bounding_box()
-                x, y = box["x"], box["y"]
-                page.mouse.move(x + 140, y + 40)
-                page.mouse.down()
-                page.mouse.move(x + 140 + (i % 3) * 10, y + 240, steps=8)
-                page.mouse.up()
-                t = time.perf_counter()
-                metric.wait_for(timeout=60_000)
+                a = _stroke(page, box, (140 + (i % 3) * 10, 40), (140, 240))
+                b = _stroke(page, box, (100, 140), (180, 140))  # right after the answer
                 if i:
-                    times.append(time.perf_counter() - t)
+                    first.append(a)
+                    second.append(b)
         finally:
             browser.close()
             pw.stop()
             app.close()
-    med = median(times) * 1000
+
+    def med(rows: list[dict], key: str) -> float:
+        return median([r[key] for r in rows])
+
+    worst = max(med(first, "total"), med(second, "total"))
     return Row(
         "5 stroke to answer",
-        f"mouse-up → `Prediction` shown: median {med:.0f} ms over {strokes} strokes "
-        f"(max {max(times) * 1000:.0f} ms)",
-        f"{med:.0f} ms",
+        f"mouse-up → `Prediction` painted, timed in the page, median of {strokes}: "
+        f"first stroke {med(first, 'total'):.0f} ms (max "
+        f"{max(r['total'] for r in first):.0f}), a second stroke drawn as soon as the answer "
+        f"shows {med(second, 'total'):.0f} ms (max {max(r['total'] for r in second):.0f}); "
+        f"of each, mouse-up → the canvas sends the drawing {med(first + second, 'send'):.0f} "
+        "ms (the component's fixed 200 ms debounce, then PNG encoding)",
+        f"{worst:.0f} ms",
         "≤ 500 ms",
-        med <= 500,
+        worst <= 500,
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import gc
+
 import streamlit as st
 
 from mnist import data as mnist_data
@@ -43,8 +46,27 @@ def dataset_stats(validation_size: int = mnist_data.DEFAULT_VALIDATION_SIZE) -> 
     }
 
 
+@functools.cache
+def _import_keras() -> None:
+    """Import TensorFlow and Keras once, then hide their objects from full collections.
+
+    After every script run Streamlit calls ``keras.backend.clear_session()`` (its
+    ``ScriptRunner._clean_problem_modules``), which runs a full ``gc.collect()``. With
+    TensorFlow loaded the heap holds ~400,000 objects, and each collection held the GIL for
+    ~220 ms: the next rerun (a sketch stroke) waited for it. The imported modules live as
+    long as the server, so they move to the permanent generation (``gc.freeze``), which full
+    collections skip: the collection then takes well under 1 ms. Garbage made later (models,
+    evaluations) is not frozen and is collected as usual. benchmarks/RESULTS.md, figure 5.
+    """
+    import mnist.models  # noqa: F401  (TensorFlow and Keras)
+
+    gc.collect()
+    gc.freeze()
+
+
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
 def _model(path: str, mtime: float):
+    _import_keras()
     from mnist.models import load_model
 
     return load_model(path)
@@ -58,6 +80,7 @@ def model_for(key: tuple[str, float]):
 @st.cache_data(max_entries=8, show_spinner="Scoring the 10,000 test images…")
 def test_evaluation(key: tuple[str, float]):
     """(Evaluation, (10000, 10) probabilities) of the model at ``key`` on the test set."""
+    _import_keras()
     from mnist.evaluation import evaluate_predictions, predict_probabilities
 
     ds = dataset()
@@ -68,6 +91,7 @@ def test_evaluation(key: tuple[str, float]):
 @st.cache_data(max_entries=64, show_spinner="Building the model…")
 def model_summary(config: ModelConfig) -> dict:
     """Summary rows, parameter counts and a Graphviz diagram of the built model."""
+    _import_keras()
     from mnist.models import build_model, model_dot, parameter_counts, summary_rows
 
     model = build_model(config)

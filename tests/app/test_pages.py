@@ -12,7 +12,7 @@ from mnist import runs
 from mnist.config import PRESETS
 from mnist.models import build_model
 from tests.app.conftest import APP, PAGES, open_page
-from tests.conftest import wait_for
+from tests.conftest import ROOT, wait_for
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -41,6 +41,32 @@ def test_home_page_does_not_import_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "False False", out.stderr[-2000:]
+
+
+def test_full_collections_skip_tensorflow_once_it_is_loaded():
+    """Streamlit runs ``keras.backend.clear_session()`` (a full ``gc.collect()``) after every
+    script run; with TensorFlow's ~400,000 objects in view that took ~220 ms each time."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys; from streamlit.testing.v1 import AppTest; "
+        f"at = AppTest.from_file({APP!r}, default_timeout=120).run(); "
+        "at.switch_page('pages/model.py').run(); assert not at.exception, at.exception; "
+        "import keras; tracked = {id(o) for o in gc.get_objects()}; "
+        "print('keras' in sys.modules, gc.get_freeze_count() > 100_000, "
+        "id(keras.layers.Conv2D) in tracked, id(sys.modules['tensorflow']) in tracked)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert out.stdout.strip().splitlines()[-1] == "True True False False", out.stderr[-2000:]
+
+
+def test_streamlit_config_is_offline_and_skips_the_per_run_collection():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["runner"]["postScriptGC"] is False
 
 
 def test_data_page_filters_and_reshuffles_examples():
