@@ -122,12 +122,12 @@ class Dashboard:
         )  # fmt: skip
         import urllib.request
 
-        for _ in range(600):
+        for _ in range(3000):  # 60 s
             try:
                 with urllib.request.urlopen(self.url + "/_stcore/health", timeout=1):
                     return
             except OSError:
-                time.sleep(0.1)
+                time.sleep(0.02)
         raise RuntimeError("the dashboard did not start")
 
     def close(self) -> None:
@@ -146,47 +146,106 @@ def _chromium():
     return pw, pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 
-def _train_and_wait(runs_dir: str, train_size: int) -> float:
-    """Train the fast preset on ``train_size`` images for one epoch; its samples/s."""
-    from mnist import runs
-    from mnist.config import PRESETS, TrainConfig
-
-    p = PRESETS["fast"]
-    train = TrainConfig(epochs=1, train_size=train_size, validation_size=1000)
-    path = runs.start_run(p.model, train, "fast", runs_dir)
-    while True:
-        run = runs.load_run(path)
-        if run.state in runs.FINAL_STATES:
-            return run.status["samples_per_second"]
-        time.sleep(0.5)
+def _cpu_seconds(match) -> float:
+    """CPU seconds (user + system) used so far by the processes whose command line matches."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if match(int(pid), cmd):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def training_watched(quick: bool, reps: int) -> Row:
-    n = 1000 if quick else 20000
-    watched, alone = [], []
+    """One long run; the Training page is opened and closed in turn every few seconds.
+
+    This machine's speed swings by up to 2× for minutes at a time, more than the effect
+    measured, so whole runs with and without a browser could not be compared. Here both
+    conditions alternate within one run: each phase waits for the page (or its absence) to
+    settle, then counts the run's training steps; the figure is the median ratio of each
+    watched phase to the unwatched phase before it.
+    """
+    from mnist import runs
+    from mnist.config import PRESETS, TrainConfig
+
+    pairs, settle, measure = (2, 2.0, 4.0) if quick else (max(reps, 6), 3.0, 9.0)
+    p = PRESETS["fast"]
+    phases: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         app = Dashboard(tmp)
         pw, browser = _chromium()
+        path = None
         try:
-            page = browser.new_page()
-            for _ in range(reps):
-                alone.append(_train_and_wait(tmp, n))
-                page.goto(app.url + "/train")
-                page.wait_for_selector("h1")
-                watched.append(_train_and_wait(tmp, n))
-                page.goto("about:blank")
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            train = TrainConfig(epochs=20, train_size=20000 if quick else 55000)
+            path = runs.start_run(p.model, train, "fast", tmp)
+            tail = runs.MetricsTail(path)
+            while not tail.batches:  # TensorFlow's start-up is not training
+                tail.poll()
+                if runs.load_run(path).state in runs.FINAL_STATES:
+                    raise RuntimeError("the benchmark run ended before it trained")
+                time.sleep(0.2)
+            for _ in range(pairs):
+                for watched in (False, True):
+                    if watched:
+                        page.goto(app.url + "/train")
+                        page.get_by_text(f"Run {path.name} —").wait_for(timeout=60_000)
+                    else:
+                        page.goto("about:blank")
+                    time.sleep(settle)
+                    tail.poll()
+                    first, t0 = len(tail.batches), time.perf_counter()
+                    cpu0 = _cpu_seconds(lambda pid, cmd: "streamlit" in cmd or "chromium" in cmd)
+                    time.sleep(measure)
+                    tail.poll()
+                    cpu = _cpu_seconds(lambda pid, cmd: "streamlit" in cmd or "chromium" in cmd)
+                    seconds = time.perf_counter() - t0
+                    if watched and not page.locator("[data-testid='stVegaLiteChart']").count():
+                        raise RuntimeError("the Training page did not show the live charts")
+                    # The worker's own clock over the batches of this phase, within one epoch:
+                    # the pause for validation at an epoch's end is not training speed.
+                    window = tail.batches[first:]
+                    window = [b for b in window if window and b["epoch"] == window[-1]["epoch"]]
+                    if len(window) < 2:
+                        raise RuntimeError("the run made no progress in a phase")
+                    phases.append({
+                        "watched": watched,
+                        "samples_per_second": (window[-1]["step"] - window[0]["step"])
+                        * p.train.batch_size / (window[-1]["elapsed"] - window[0]["elapsed"]),
+                        "dashboard_cores": (cpu - cpu0) / seconds,
+                    })  # fmt: skip
         finally:
+            if path is not None:
+                runs.request_stop(path)
             browser.close()
             pw.stop()
             app.close()
-    ratio = median(watched) / median(alone)
+
+    alone = [ph for ph in phases if not ph["watched"]]
+    watched = [ph for ph in phases if ph["watched"]]
+
+    def med(rows: list[dict], key: str) -> float:
+        return median([r[key] for r in rows])
+
+    ratio = median([w["samples_per_second"] / a["samples_per_second"]
+                    for a, w in zip(alone, watched, strict=True)])  # fmt: skip
     return Row("2 training while watched",
-               f"{median(watched):,.0f} samples/s with the Training page open vs "
-               f"{median(alone):,.0f} without (fast preset, {n:,} images, median of {reps})",
+               f"{med(watched, 'samples_per_second'):,.0f} samples/s with the Training page "
+               f"open and refreshing vs {med(alone, 'samples_per_second'):,.0f} without (fast "
+               f"preset, one run, {pairs} pairs of {measure:.0f} s phases; median of the "
+               f"{pairs} ratios); server + Chromium used {med(watched, 'dashboard_cores'):.2f} "
+               f"cores while watched, {med(alone, 'dashboard_cores'):.2f} when not",
                f"{ratio:.3f}", "≥ 0.90", ratio >= 0.90)  # fmt: skip
 
 
 # -- 3. time to 99 % ------------------------------------------------------------------------
+# Both models train in one process, one epoch each in turn, so a slow stretch of the shared
+# machine hits both. Time to target = epochs needed × median seconds per epoch; the fast
+# preset keeps training (timed, not scored) after its schedule ends while the recipe catches up.
 TIME_TO = """
 import json, math, time, keras
 from keras import layers
@@ -195,52 +254,61 @@ from mnist.config import PRESETS
 from mnist.evaluation import predict_probabilities
 from mnist.models import build_model
 from mnist.training import make_dataset
-which, max_epochs, target = "{which}", {max_epochs}, {target}
+max_epochs, target = {max_epochs}, {target}
 d = data.load(); s = d.split(5000, None, 0)
 keras.utils.set_random_seed(0)
-if which == "fast":
-    p = PRESETS["fast"]; batch = p.train.batch_size; epochs = p.train.epochs
-    m = build_model(p.model, total_steps=epochs * math.ceil(len(s.y_train) / batch))
-else:  # keras-io examples/vision/mnist_convnet.py, as published
-    batch, epochs = 128, max_epochs
-    m = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
-        layers.MaxPooling2D(2), layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")])
-    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-train = make_dataset(s.x_train, s.y_train, batch, shuffle_seed=0)
-seconds, curve = 0.0, []
-for e in range(epochs):
-    t = time.perf_counter()
-    m.fit(train, epochs=e + 1, initial_epoch=e, verbose=0, shuffle=False)
-    seconds += time.perf_counter() - t
-    acc = float((predict_probabilities(m, d.test_images).argmax(1) == d.test_labels).mean())
-    curve.append([e + 1, round(acc, 4), round(seconds, 1)])
-    if acc >= target:
+p = PRESETS["fast"]
+fast = build_model(p.model, total_steps=p.train.epochs * math.ceil(len(s.y_train)
+                                                                  / p.train.batch_size))
+# keras-io examples/vision/mnist_convnet.py, as published
+recipe = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
+    layers.MaxPooling2D(2), layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+    layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")])
+recipe.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+sides = {{
+    "fast": (fast, make_dataset(s.x_train, s.y_train, p.train.batch_size, shuffle_seed=0),
+             p.train.epochs),
+    "recipe": (recipe, make_dataset(s.x_train, s.y_train, 128, shuffle_seed=0), max_epochs),
+}}
+out = {{name: {{"seconds": [], "curve": [], "reached": None}} for name in sides}}
+for e in range(max_epochs):
+    for name, (model, train, scored_epochs) in sides.items():
+        t = time.perf_counter()
+        model.fit(train, epochs=e + 1, initial_epoch=e, verbose=0, shuffle=False)
+        r = out[name]
+        r["seconds"].append(time.perf_counter() - t)
+        if r["reached"] is None and e < scored_epochs:
+            acc = float((predict_probabilities(model, d.test_images).argmax(1)
+                         == d.test_labels).mean())
+            r["curve"].append([e + 1, round(acc, 4)])
+            if acc >= target:
+                r["reached"] = e + 1
+    if all(r["reached"] or len(r["curve"]) == sides[n][2] for n, r in out.items()):
         break
-print(json.dumps({{"curve": curve, "reached": acc >= target}}))
+print(json.dumps(out))
 """
 
 
 def time_to_99(quick: bool, reps: int) -> Row:
     target = 0.9 if quick else 0.99
-    fast = json.loads(python(TIME_TO.format(which="fast", max_epochs=3, target=target)))
-    recipe = json.loads(
-        python(TIME_TO.format(which="keras", max_epochs=1 if quick else 15, target=target))
-    )
+    out = json.loads(python(TIME_TO.format(max_epochs=1 if quick else 15, target=target)))
+    fast, recipe = out["fast"], out["recipe"]
     if not (fast["reached"] and recipe["reached"]):
-        return Row(
-            "3 time to 99 %",
-            f"fast {fast['curve']}, recipe {recipe['curve']}",
-            "target accuracy not reached",
-            "≤ 0.5",
-            False,
-        )
-    a, b = fast["curve"][-1][2], recipe["curve"][-1][2]
+        return Row("3 time to 99 %", f"fast {fast['curve']}, recipe {recipe['curve']}",
+                   "target accuracy not reached", "≤ 0.5", False)  # fmt: skip
+
+    def seconds(r: dict) -> float:
+        return r["reached"] * median(r["seconds"])
+
+    def said(r: dict) -> str:
+        return (f"{r['reached']} epochs × {median(r['seconds']):.1f} s = {seconds(r):.0f} s "
+                f"({r['curve'][-1][1]:.2%})")  # fmt: skip
+
+    ratio = seconds(fast) / seconds(recipe)
     return Row("3 time to 99 %",
-               f"fast preset {a:.0f} s (epoch {fast['curve'][-1][0]}, "
-               f"{fast['curve'][-1][1]:.2%}) vs Keras mnist_convnet {b:.0f} s "
-               f"(epoch {recipe['curve'][-1][0]}, {recipe['curve'][-1][1]:.2%})",
-               f"{a / b:.2f}", "≤ 0.5", a / b <= 0.5)  # fmt: skip
+               f"fast preset {said(fast)} vs Keras mnist_convnet {said(recipe)}; epochs "
+               f"timed in turn in one process, median seconds per epoch",
+               f"{ratio:.2f}", "≤ 0.5", ratio <= 0.5)  # fmt: skip
 
 
 # -- 4. sketch latency ----------------------------------------------------------------------
@@ -397,19 +465,31 @@ def data_load(quick: bool, reps: int) -> Row:
 
 
 # -- 7. start-up ----------------------------------------------------------------------------
+HOME_PAINTED = """
+new MutationObserver((_, observer) => {
+  if (!document.body?.textContent.includes("Where to go next")) return;
+  observer.disconnect();
+  requestAnimationFrame(() => { window.__painted = performance.timeOrigin + performance.now(); });
+}).observe(document, {childList: true, subtree: true, characterData: true});
+"""
+
+
 def start_up(quick: bool, reps: int) -> Row:
+    """Timed to the frame in the page, not by polling (Playwright's waits back off to 500 ms)."""
     times = []
     pw, browser = _chromium()
     try:
         for _ in range(reps):
             with tempfile.TemporaryDirectory() as tmp:
                 page = browser.new_page()
-                t0 = time.perf_counter()
+                page.add_init_script(HOME_PAINTED)
+                t0 = time.time()  # the page's clock below is the same wall clock
                 app = Dashboard(tmp)
                 try:
                     page.goto(app.url)
-                    page.get_by_text("Where to go next").wait_for(timeout=60_000)
-                    times.append(time.perf_counter() - t0)
+                    page.wait_for_function("() => window.__painted !== undefined",
+                                           timeout=60_000)  # fmt: skip
+                    times.append(page.evaluate("() => window.__painted") / 1000 - t0)
                 finally:
                     page.close()
                     app.close()
@@ -502,10 +582,13 @@ def main(argv: list[str] | None = None) -> int:
     text = table(rows)
     print(text)
     if args.write:
+        out = Path(args.write)
+        old = out.read_text() if out.is_file() else ""
+        notes = old[old.index("\n## Notes") :] if "\n## Notes" in old else ""  # hand-written
         stamp = time.strftime("%Y-%m-%d %H:%M")
-        Path(args.write).write_text(
+        out.write_text(
             f"# Benchmark results\n\nMeasured {stamp} on {machine()} with "
-            f"`python benchmarks/run.py{' --quick' if args.quick else ''}`.\n\n{text}\n"
+            f"`python benchmarks/run.py{' --quick' if args.quick else ''}`.\n\n{text}\n{notes}"
         )
     return 0
 

@@ -22,7 +22,11 @@ require_router("pages/train.py")
 W = "train.w."  # prefix of the settings widgets' keys
 WATCHED = "train.run"  # the run this session watches
 TAIL = "train.tail"  # its MetricsTail
-REFRESH_SECONDS = 1.0
+# While a run is live: its charts every 2 s, the history (states, accuracies) every 6 s. Each
+# refresh costs the server and the browser CPU that training on the same cores then lacks; at
+# 1 s / 1 s the dashboard took 0.43 cores (benchmarks/RESULTS.md, figure 2).
+REFRESH_SECONDS = 2.0
+HISTORY_REFRESH_SECONDS = 6.0
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 MODEL_RATE = "model"  # the slider's first stop: keep the model config's learning rate
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
@@ -308,4 +312,5 @@ def show_history() -> None:
         st.caption("Finished runs appear here with their test accuracy.")
 
 
-st.fragment(run_every=REFRESH_SECONDS if any(r.is_live for r in all_runs) else None)(show_history)()
+any_live = any(r.is_live for r in all_runs)
+st.fragment(run_every=HISTORY_REFRESH_SECONDS if any_live else None)(show_history)()

@@ -61,12 +61,13 @@ def test_full_collections_skip_tensorflow_once_it_is_loaded():
     assert out.stdout.strip().splitlines()[-1] == "True True False False", out.stderr[-2000:]
 
 
-def test_streamlit_config_is_offline_and_skips_the_per_run_collection():
+def test_streamlit_config_is_offline_and_skips_per_rerun_work():
     import tomllib
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["browser"]["gatherUsageStats"] is False
     assert config["runner"]["postScriptGC"] is False
+    assert config["server"]["fileWatcherType"] == "none"
 
 
 def test_data_page_filters_and_reshuffles_examples():
