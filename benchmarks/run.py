@@ -149,8 +149,8 @@ def _chromium():
     return pw, pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 
-def _cpu_seconds(match) -> float:
-    """CPU seconds (user + system) used so far by the processes whose command line matches."""
+def _dashboard_cpu_seconds() -> float:
+    """CPU seconds (user + system) the Streamlit server and Chromium processes used so far."""
     total = 0.0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -158,7 +158,7 @@ def _cpu_seconds(match) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process ended meanwhile
             continue
-        if match(int(pid), cmd):
+        if "streamlit" in cmd or "chromium" in cmd:
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
@@ -202,10 +202,10 @@ def training_watched(quick: bool, reps: int) -> Row:
                     time.sleep(settle)
                     tail.poll()
                     first, t0 = len(tail.batches), time.perf_counter()
-                    cpu0 = _cpu_seconds(lambda pid, cmd: "streamlit" in cmd or "chromium" in cmd)
+                    cpu0 = _dashboard_cpu_seconds()
                     time.sleep(measure)
                     tail.poll()
-                    cpu = _cpu_seconds(lambda pid, cmd: "streamlit" in cmd or "chromium" in cmd)
+                    cpu = _dashboard_cpu_seconds()
                     seconds = time.perf_counter() - t0
                     if watched and not page.locator("[data-testid='stVegaLiteChart']").count():
                         raise RuntimeError("the Training page did not show the live charts")
