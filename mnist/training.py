@@ -243,6 +243,9 @@ AUGMENTATION = {
     "zoom": 0.1,  # ±10 %
 }
 
+PARALLEL_CALLS = max(1, min(4, os.cpu_count() or 1))  # batches prepared at once
+PREFETCH_BATCHES = 2  # ready ahead of the model
+
 
 def make_dataset(
     images: np.ndarray,
@@ -252,7 +255,15 @@ def make_dataset(
     shuffle_seed: int | None = None,
     augment: bool = False,
 ) -> tf.data.Dataset:
-    """uint8 (N, 28, 28) → batches of float32 (B, 28, 28, 1) in 0–1, prefetched."""
+    """uint8 (N, 28, 28) → batches of float32 (B, 28, 28, 1) in 0–1, prefetched.
+
+    tf.data's autotuning is off, with fixed parallelism instead. With it on, TensorFlow 2.21
+    intermittently blocks for ~10 s at the start of an epoch (or an evaluation) while the
+    previous iterator's autotuning thread winds down: measured with a 20,000-image fit, 3 to
+    5 of 7 epochs took ~20 s instead of ~10 s, the whole delay in the first batch (a
+    ``py-spy dump`` shows ``RootDataset::Iterator::~Iterator`` waiting on a tf.data thread).
+    Fixed settings train exactly as fast, without the stalls (``benchmarks/RESULTS.md``).
+    """
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
     if shuffle_seed is not None:
         ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
@@ -261,7 +272,7 @@ def make_dataset(
     def scale(x, y):
         return tf.cast(x, tf.float32)[..., tf.newaxis] / 255.0, y
 
-    ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(scale, num_parallel_calls=PARALLEL_CALLS)
     if augment:
         pipeline = keras.Sequential(
             [
@@ -273,10 +284,10 @@ def make_dataset(
             ],
             name="augmentation",
         )
-        ds = ds.map(
-            lambda x, y: (pipeline(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
-        )
-    return ds.prefetch(tf.data.AUTOTUNE)
+        ds = ds.map(lambda x, y: (pipeline(x, training=True), y), num_parallel_calls=PARALLEL_CALLS)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 class StopSignal:
