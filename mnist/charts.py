@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 
 import altair as alt
@@ -83,11 +85,15 @@ def thin(frame: pd.DataFrame, max_points: int = MAX_BATCH_POINTS, by: str = "ste
     return frame[frame[by].isin(keep)]
 
 
+def batch_frame(batches: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows ``batch_chart`` draws: step, epoch and ``metric``, thinned."""
+    return thin(batches[["step", "epoch", metric]].dropna())
+
+
 def batch_chart(batches: pd.DataFrame, metric: str) -> alt.Chart:
     """One metric (``loss`` or ``accuracy``) per batch, over training steps: onBatchEnd."""
-    frame = thin(batches[["step", "epoch", metric]].dropna())
     return (
-        alt.Chart(frame)
+        alt.Chart(batch_frame(batches, metric))
         .mark_line(interpolate="monotone")
         .encode(
             x=alt.X("step:Q", title="batch (training step)"),
@@ -102,6 +108,12 @@ def batch_chart(batches: pd.DataFrame, metric: str) -> alt.Chart:
     )
 
 
+def epoch_frame(epochs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows ``epoch_chart`` draws: epoch, series (``metric``, ``val_metric``), value."""
+    series = [m for m in (metric, f"val_{metric}") if m in epochs]
+    return epochs.melt(id_vars=["epoch"], value_vars=series, var_name="series").dropna()
+
+
 def epoch_chart(
     epochs: pd.DataFrame,
     metric: str,
@@ -109,9 +121,8 @@ def epoch_chart(
 ) -> alt.Chart:
     """``metric`` and ``val_metric`` per epoch: onEpochEnd; dashed labelled reference lines."""
     series = [m for m in (metric, f"val_{metric}") if m in epochs]
-    frame = epochs.melt(id_vars=["epoch"], value_vars=series, var_name="series").dropna()
     lines = (
-        alt.Chart(frame)
+        alt.Chart(epoch_frame(epochs, metric))
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
@@ -135,6 +146,58 @@ def epoch_chart(
         )
         layers += [rule, text]
     return alt.layer(*layers).properties(height=240)
+
+
+# -- live charts: the Altair spec compiled once, only the rows change on each refresh --------
+# Building and validating an Altair chart took about half of the dashboard server's CPU
+# while the Training page refreshed a live run (py-spy; benchmarks/RESULTS.md, figure 2).
+# The charts' specs do not change during a run, only their rows do.
+LIVE_ROWS = "rows"  # the name of the rows' dataset in a live chart's spec
+
+
+def _spec_with_named_rows(chart: alt.Chart) -> dict:
+    """``chart``'s Vega-Lite spec with its main dataset renamed ``LIVE_ROWS`` and emptied.
+
+    Other layers' datasets, such as reference lines, stay as they are: every dataset is
+    named, so each layer keeps its own data.
+    """
+    spec = chart.to_dict()
+    holder = spec if "data" in spec else spec["layer"][0]
+    del spec["datasets"][holder["data"]["name"]]
+    holder["data"] = {"name": LIVE_ROWS}
+    return spec
+
+
+_BATCH_COLUMNS = ["step", "epoch", "loss", "accuracy"]
+_EPOCH_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+
+
+@functools.lru_cache(maxsize=32)
+def _live_spec(kind: str, metric: str, references: tuple[tuple[str, float], ...]) -> str:
+    if kind == "batch":
+        chart = batch_chart(pd.DataFrame(columns=_BATCH_COLUMNS, dtype=float), metric)
+    else:
+        chart = epoch_chart(pd.DataFrame(columns=_EPOCH_COLUMNS, dtype=float), metric, references)
+    return json.dumps(_spec_with_named_rows(chart))  # json.loads: a fresh copy for each caller
+
+
+def _with_rows(spec_json: str, rows: pd.DataFrame) -> dict:
+    spec = json.loads(spec_json)
+    spec["datasets"][LIVE_ROWS] = rows
+    return spec
+
+
+def live_batch_chart(batches: pd.DataFrame, metric: str) -> dict:
+    """``batch_chart`` as a Vega-Lite spec with its rows, for ``st.vega_lite_chart(spec=…)``."""
+    return _with_rows(_live_spec("batch", metric, ()), batch_frame(batches, metric))
+
+
+def live_epoch_chart(
+    epochs: pd.DataFrame, metric: str, references: Sequence[tuple[str, float]] = ()
+) -> dict:
+    """``epoch_chart`` as a Vega-Lite spec with its rows, for ``st.vega_lite_chart(spec=…)``."""
+    refs = tuple((str(label), float(value)) for label, value in references)
+    return _with_rows(_live_spec("epoch", metric, refs), epoch_frame(epochs, metric))
 
 
 def runs_overlay_chart(epochs: pd.DataFrame, metric: str = "val_accuracy") -> alt.Chart:

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist import runs
-from mnist.charts import batch_chart, epoch_chart, metrics_frames, runs_overlay_chart
+from mnist.charts import live_batch_chart, live_epoch_chart, metrics_frames, runs_overlay_chart
 from mnist.config import OPTIMIZERS, REFERENCES, TrainConfig
 from mnist.ui import (
     get_model_config,
@@ -216,16 +216,16 @@ def show_run(run_id: str) -> None:
     else:
         a, b = st.columns(2)
         a.markdown("**Per batch** (onBatchEnd)")
-        a.altair_chart(batch_chart(batches, "loss"), width="stretch")
+        a.vega_lite_chart(spec=live_batch_chart(batches, "loss"), width="stretch")
         b.markdown("&nbsp;")
-        b.altair_chart(batch_chart(batches, "accuracy"), width="stretch")
+        b.vega_lite_chart(spec=live_batch_chart(batches, "accuracy"), width="stretch")
     if not epochs.empty:
         a, b = st.columns(2)
         a.markdown("**Per epoch** (onEpochEnd)")
-        a.altair_chart(epoch_chart(epochs, "loss"), width="stretch")
+        a.vega_lite_chart(spec=live_epoch_chart(epochs, "loss"), width="stretch")
         b.markdown("&nbsp;")
         refs = [(label, value) for label, value, _ in REFERENCES]
-        b.altair_chart(epoch_chart(epochs, "accuracy", refs), width="stretch")
+        b.vega_lite_chart(spec=live_epoch_chart(epochs, "accuracy", refs), width="stretch")
         b.caption(" · ".join(f"{label}: {source}" for label, _, source in REFERENCES))
     if st.session_state.get("train.was_live") and not run.is_live:
         st.session_state["train.was_live"] = False

@@ -1,0 +1,92 @@
+"""Chart builders: the live Training charts send the same chart as the Altair builders."""
+
+import pandas as pd
+import pytest
+
+from mnist import charts
+from mnist.charts import (
+    LIVE_ROWS,
+    batch_chart,
+    epoch_chart,
+    live_batch_chart,
+    live_epoch_chart,
+    metrics_frames,
+    thin,
+)
+
+
+@pytest.fixture
+def frames():
+    batches = [
+        {"step": s, "epoch": 1 + s // 50, "loss": 2.0 / (s + 1), "accuracy": s / 100}
+        for s in range(1, 101)
+    ]
+    epochs = [
+        {"epoch": 1, "loss": 0.5, "accuracy": 0.85, "val_loss": 0.3, "val_accuracy": 0.9},
+        {"epoch": 2, "loss": 0.2, "accuracy": 0.95, "val_loss": None, "val_accuracy": None},
+    ]
+    return metrics_frames(batches, epochs)
+
+
+def _named(chart) -> tuple[list[dict], dict]:
+    """An Altair chart's main rows, and its spec with that dataset renamed LIVE_ROWS."""
+    spec = chart.to_dict()
+    holder = spec if "data" in spec else spec["layer"][0]
+    rows = spec["datasets"].pop(holder["data"]["name"])
+    holder["data"] = {"name": LIVE_ROWS}
+    return rows, spec
+
+
+def _live(spec: dict) -> tuple[list[dict], dict]:
+    rows = spec["datasets"].pop(LIVE_ROWS)
+    assert isinstance(rows, pd.DataFrame)  # Streamlit sends it as Arrow, like Altair's rows
+    return rows.to_dict("records"), spec
+
+
+@pytest.mark.parametrize("metric", ["loss", "accuracy"])
+def test_live_batch_chart_is_the_altair_chart_with_its_rows_named(frames, metric):
+    batches, _ = frames
+    rows, spec = _live(live_batch_chart(batches, metric))
+    assert (rows, spec) == _named(batch_chart(batches, metric))
+    assert spec["encoding"]["y"]["field"] == metric and len(rows) == 100
+
+
+def test_live_epoch_chart_keeps_each_layers_data_and_drops_missing_values(frames):
+    _, epochs = frames
+    refs = [("Keras example", 0.99)]
+    rows, spec = _live(live_epoch_chart(epochs, "accuracy", refs))
+    assert (rows, spec) == _named(epoch_chart(epochs, "accuracy", refs))
+    # three accuracy values: epoch 2 has no validation yet
+    assert sorted((r["epoch"], r["series"]) for r in rows) == [
+        (1.0, "accuracy"),
+        (1.0, "val_accuracy"),
+        (2.0, "accuracy"),
+    ]
+    lines, rule, text = spec["layer"]
+    assert lines["data"] == {"name": LIVE_ROWS}
+    # the reference lines keep their own, named data: a layer without data would draw the rows
+    assert rule["data"] == text["data"] != lines["data"]
+    assert spec["datasets"][rule["data"]["name"]] == [{"label": "Keras example", "value": 0.99}]
+
+
+def test_live_spec_is_compiled_once_and_safe_to_modify(frames, monkeypatch):
+    batches, epochs = frames
+    charts._live_spec.cache_clear()
+    compiled = []
+    real = charts._spec_with_named_rows
+    monkeypatch.setattr(charts, "_spec_with_named_rows", lambda c: compiled.append(1) or real(c))
+    first = live_batch_chart(batches, "loss")
+    first["encoding"]["y"]["field"] = "changed by a caller"  # st.vega_lite_chart edits specs
+    second = live_batch_chart(batches.iloc[:10], "loss")
+    assert second["encoding"]["y"]["field"] == "loss"
+    assert len(second["datasets"][LIVE_ROWS]) == 10
+    live_epoch_chart(epochs, "loss")
+    live_epoch_chart(epochs, "loss")
+    assert len(compiled) == 2  # one per chart kind and metric, not one per refresh
+
+
+def test_thin_keeps_at_most_max_points_and_the_newest_step():
+    frame = pd.DataFrame({"step": range(1, 1001), "loss": range(1000)})
+    thinned = thin(frame, max_points=100)
+    assert len(thinned) <= 101 and thinned["step"].iloc[-1] == 1000
+    assert thin(frame.iloc[:50], max_points=100).equals(frame.iloc[:50])
