@@ -228,3 +228,60 @@ def test_sigkilled_worker_shows_as_failed(runs_dir, codelab_model):
         lambda: runs.load_run(path).state == runs.FAILED and runs.load_run(path), timeout=30
     )
     assert "killed or crashed" in run.status["error"]
+
+
+def _fit_with_probe(tmp_path, lr, steps_per_epoch=4, epochs=2, batch_size=8):
+    """A small fit with the worker's callbacks; a probe records what the optimizer's rate
+    really was after each batch (the slow way: evaluating it)."""
+    n = steps_per_epoch * batch_size
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    model.compile(
+        keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    recorder = training.MetricsRecorder(
+        tmp_path, training.StatusWriter(tmp_path), epochs=epochs,
+        steps_per_epoch=steps_per_epoch, batch_size=batch_size, train_samples=n,
+        stop_requested=lambda: False,
+    )  # fmt: skip
+    seen = []
+    probe = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: seen.append(float(model.optimizer.learning_rate))
+    )
+    board = training.EpochTensorBoard(str(tmp_path / "tensorboard"), write_graph=False)
+    images = np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    data = training.make_dataset(images, np.arange(n) % 10, batch_size)
+    model.fit(data, epochs=epochs, verbose=0, callbacks=[recorder, board, probe])
+    return read_lines(tmp_path / runs.METRICS), seen, board
+
+
+def test_recorded_learning_rate_follows_a_schedule_step_by_step(tmp_path):
+    schedule = keras.optimizers.schedules.CosineDecay(0.01, decay_steps=8)
+    records, seen, _ = _fit_with_probe(tmp_path, schedule)
+    batches = [r["lr"] for r in records if r["type"] == "batch"]
+    assert len(batches) == 8 and len(set(batches)) == 8  # it changes at every step
+    np.testing.assert_allclose(batches, seen, rtol=1e-6)
+    assert [r["lr"] for r in records if r["type"] == "epoch"] == [batches[3], batches[7]]
+    assert batches[-1] == pytest.approx(0.0, abs=1e-9)  # decayed to 0 at the last step
+
+
+def test_recorded_learning_rate_of_a_constant_rate(tmp_path):
+    records, seen, _ = _fit_with_probe(tmp_path, 0.003)
+    assert len(records) == 10 and len(seen) == 8
+    assert all(r["lr"] == pytest.approx(0.003) for r in records)
+
+
+def test_tensorboard_writes_epochs_and_skips_per_batch_summaries(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    calls = []
+    real = tf.summary.scalar
+    monkeypatch.setattr(tf.summary, "scalar", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    _, _, board = _fit_with_probe(tmp_path, 0.003)
+    assert board._global_train_batch == 8
+    assert not [c for c in calls if c.startswith("batch_")]
+    tags = set()
+    for event_file in (tmp_path / "tensorboard").rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags |= {v.tag for v in event.summary.value}
+    assert {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"} <= tags, tags
