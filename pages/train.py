@@ -22,10 +22,12 @@ require_router("pages/train.py")
 W = "train.w."  # prefix of the settings widgets' keys
 WATCHED = "train.run"  # the run this session watches
 TAIL = "train.tail"  # its MetricsTail
-# While a run is live: its charts every 2 s, the history (states, accuracies) every 6 s. Each
-# refresh costs the server and the browser CPU that training on the same cores then lacks; at
-# 1 s / 1 s the dashboard took 0.43 cores (benchmarks/RESULTS.md, figure 2).
-REFRESH_SECONDS = 2.0
+# While a run is live: its charts every 3 s, the history (states, accuracies) every 6 s. Each
+# refresh costs the server and the browser CPU that training on the same cores then lacks.
+# Server + Chromium while watching, charts / history refresh: 1 s / 1 s 0.43 cores, 2 s / 6 s
+# 0.24, 3 s / 6 s 0.16 (benchmarks/RESULTS.md, figure 2); training slowed by 13 % at 2 s and
+# 5 % at 3 s.
+REFRESH_SECONDS = 3.0
 HISTORY_REFRESH_SECONDS = 6.0
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 MODEL_RATE = "model"  # the slider's first stop: keep the model config's learning rate
