@@ -346,7 +346,7 @@ def sketch_latency(quick: bool, reps: int) -> Row:
             predict.append(time.perf_counter() - t)
     med, p95 = median(ours) * 1000, float(np.percentile(ours, 95)) * 1000
     return Row("4 sketch latency",
-               f"preprocess + `model(x)`: median {med:.1f} ms, p95 {p95:.1f} ms; "
+               f"preprocess + `predict_on_batch`: median {med:.1f} ms, p95 {p95:.1f} ms; "
                f"`model.predict` alone {median(predict) * 1000:.1f} ms (ratio "
                f"{median(ours) / median(predict):.2f})",
                f"{med:.1f} ms", "median ≤ 20 ms", med <= 20)  # fmt: skip
