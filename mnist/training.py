@@ -136,7 +136,7 @@ class MetricsRecorder(keras.callbacks.Callback):
         Evaluating a schedule takes 1.4 ms of eager TensorFlow ops, about 2 % of a batch of
         128: too much to do after every batch.
         """
-        optimizer = self.model.optimizer
+        optimizer = getattr(self.model, "optimizer", None)  # None: a model not compiled
         schedule = getattr(optimizer, "_learning_rate", None)  # Keras 3 keeps it here
         if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
             return None
