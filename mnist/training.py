@@ -301,7 +301,7 @@ def make_dataset(
 
     tf.data's autotuning is off, with fixed parallelism instead. With it on, TensorFlow 2.21
     intermittently blocks for ~10 s at the start of an epoch (or an evaluation) while the
-    previous iterator's autotuning thread winds down: measured with a 20,000-image fit, 3 to
+    previous iterator's autotuning thread winds down: measured with a 20,000-image fit, 2 to
     5 of 7 epochs took ~20 s instead of ~10 s, the whole delay in the first batch (a
     ``py-spy dump`` shows ``RootDataset::Iterator::~Iterator`` waiting on a tf.data thread).
     Fixed settings train exactly as fast, without the stalls (``benchmarks/RESULTS.md``).
