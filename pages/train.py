@@ -25,8 +25,8 @@ TAIL = "train.tail"  # its MetricsTail
 # While a run is live: its charts every 3 s, the history (states, accuracies) every 6 s. Each
 # refresh costs the server and the browser CPU that training on the same cores then lacks.
 # Server + Chromium while watching, charts / history refresh: 1 s / 1 s 0.43 cores, 2 s / 6 s
-# 0.24, 3 s / 6 s 0.16 (benchmarks/RESULTS.md, figure 2); training slowed by 13 % at 2 s and
-# 5 % at 3 s.
+# 0.24, 3 s / 6 s 0.16; training then ran at 0.87 of its unwatched speed at 2 s, 0.89–0.95
+# at 3 s (benchmarks/RESULTS.md, figure 2).
 REFRESH_SECONDS = 3.0
 HISTORY_REFRESH_SECONDS = 6.0
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
