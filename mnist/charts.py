@@ -108,9 +108,13 @@ def batch_chart(batches: pd.DataFrame, metric: str) -> alt.Chart:
     )
 
 
+def _epoch_series(epochs: pd.DataFrame, metric: str) -> list[str]:
+    return [m for m in (metric, f"val_{metric}") if m in epochs]
+
+
 def epoch_frame(epochs: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The rows ``epoch_chart`` draws: epoch, series (``metric``, ``val_metric``), value."""
-    series = [m for m in (metric, f"val_{metric}") if m in epochs]
+    series = _epoch_series(epochs, metric)
     return epochs.melt(id_vars=["epoch"], value_vars=series, var_name="series").dropna()
 
 
@@ -120,7 +124,7 @@ def epoch_chart(
     references: Sequence[tuple[str, float]] = (),
 ) -> alt.Chart:
     """``metric`` and ``val_metric`` per epoch: onEpochEnd; dashed labelled reference lines."""
-    series = [m for m in (metric, f"val_{metric}") if m in epochs]
+    series = _epoch_series(epochs, metric)
     lines = (
         alt.Chart(epoch_frame(epochs, metric))
         .mark_line(point=True)
