@@ -81,8 +81,9 @@ print(json.dumps({{"samples_per_second": n * epochs / (time.perf_counter() - t)}
 
 
 def worker_overhead(quick: bool, reps: int) -> Row:
-    """Adjacent pairs (worker, then bare fit): the machine's speed swings over minutes, so the
-    figure is the median of the pairs' ratios, not the ratio of two medians."""
+    """Adjacent pairs (worker, then bare fit): speed drifts over minutes on this shared
+    machine, so the figure is the median of the pairs' ratios, not the ratio of two medians.
+    (Most of the 2× swings seen earlier were a tf.data stall, fixed since: RESULTS.md.)"""
     n, epochs, pairs = (1000, 1, reps) if quick else (20000, 1, max(reps, 5))
     worker, bare = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,8 +167,8 @@ def _dashboard_cpu_seconds() -> float:
 def training_watched(quick: bool, reps: int) -> Row:
     """One long run; the Training page is opened and closed in turn every few seconds.
 
-    This machine's speed swings by up to 2× for minutes at a time, more than the effect
-    measured, so whole runs with and without a browser could not be compared. Here both
+    Whole runs with and without a browser varied by up to 2× (mostly a tf.data stall, fixed
+    since; partly the shared machine), more than the effect measured. Here both
     conditions alternate within one run: each phase waits for the page (or its absence) to
     settle, then reads the run's training speed from its own per-batch records; the figure is
     the median ratio of each watched phase to the unwatched phase before it.
