@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from mnist.ui import init_session, pop_intended_page
+from mnist.ui import ICON, init_session, pop_intended_page
 
-st.set_page_config(page_title="MNIST CNN Studio", page_icon=":material/draw:", layout="wide")
+# A file served by this server: a ":material/…:" page icon would be fetched from Google's font
+# servers by every browser, and nothing the app shows may come from outside the machine.
+st.set_page_config(page_title="MNIST CNN Studio", page_icon=str(ICON), layout="wide")
 init_session()
 
 PAGES = {

@@ -67,11 +67,11 @@ import json, math, time, keras
 from mnist import data
 from mnist.config import PRESETS
 from mnist.models import build_model
-from mnist.training import make_dataset
+from mnist.training import compile_for_training, make_dataset
 p = PRESETS["fast"]; n, epochs = {n}, {epochs}
 d = data.load(); s = d.split(1000, n, 0)
 keras.utils.set_random_seed(0)
-m = build_model(p.model, total_steps=epochs * math.ceil(n / 128))
+m = compile_for_training(build_model(p.model), p.train, epochs * math.ceil(n / 128))
 train = make_dataset(s.x_train, s.y_train, 128, shuffle_seed=0)
 val = make_dataset(s.x_val, s.y_val, 1000)
 t = time.perf_counter()
@@ -260,13 +260,14 @@ from mnist import data
 from mnist.config import PRESETS
 from mnist.evaluation import predict_probabilities
 from mnist.models import build_model
-from mnist.training import make_dataset
+from mnist.training import compile_for_training, make_dataset
 max_epochs, target = {max_epochs}, {target}
 d = data.load(); s = d.split(5000, None, 0)
 keras.utils.set_random_seed(0)
 p = PRESETS["fast"]
-fast = build_model(p.model, total_steps=p.train.epochs * math.ceil(len(s.y_train)
-                                                                  / p.train.batch_size))
+fast = compile_for_training(
+    build_model(p.model), p.train, p.train.epochs * math.ceil(len(s.y_train) / p.train.batch_size)
+)
 # keras-io examples/vision/mnist_convnet.py, as published
 recipe = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
     layers.MaxPooling2D(2), layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),

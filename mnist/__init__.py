@@ -15,6 +15,8 @@ __version__ = "0.1.0"
 NUM_CLASSES = 10  # digits 0–9
 IMAGE_SIDE = 28  # MNIST images are 28×28
 INPUT_SHAPE = (IMAGE_SIDE, IMAGE_SIDE, 1)  # (H, W, C): one grayscale channel
+TRAIN_IMAGES = 60_000  # MNIST's training set; the validation images are held out of it
+TEST_IMAGES = 10_000
 
 # The bundled model the dashboard and the CLI use until a run is selected (see models/README.md).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.keras"

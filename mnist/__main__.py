@@ -185,8 +185,6 @@ def _progress_printer(out, epochs: int):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from mnist import training  # TensorFlow: only now
-
     out = sys.stderr if args.json else sys.stdout
     if args.run_dir:
         run_dir = Path(args.run_dir)
@@ -197,8 +195,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir = runs.create_run(preset.model, train_config, preset.name, args.runs_dir)
         config = runs.load_run(run_dir).config
         print(f"run {run_dir.name} ({preset.name}): {run_dir}", file=out, flush=True)
+    writer = runs.StatusWriter(run_dir)
+    writer.start()  # the run shows its worker (pid, heartbeat) while TensorFlow loads
+
+    from mnist import training  # TensorFlow: only now
+
     status = training.execute(
-        run_dir, max_runs=args.max_runs, report=_progress_printer(out, config.train.epochs)
+        run_dir,
+        max_runs=args.max_runs,
+        report=_progress_printer(out, config.train.epochs),
+        status=writer,
     )
     state = status.get("state")
     summary = {

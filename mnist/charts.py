@@ -90,22 +90,40 @@ def batch_frame(batches: pd.DataFrame, metric: str) -> pd.DataFrame:
     return thin(batches[["step", "epoch", metric]].dropna())
 
 
-def batch_chart(batches: pd.DataFrame, metric: str) -> alt.Chart:
-    """One metric (``loss`` or ``accuracy``) per batch, over training steps: onBatchEnd."""
+AXIS_FORMATS = {"loss": ".3~r", "accuracy": ".3~%"}  # 2.33, 0.0123; 56.8%, 99.1%
+
+
+def _axis_format(metric: str) -> str:
+    return AXIS_FORMATS["loss" if "loss" in metric else "accuracy"]
+
+
+def _newest_point(chart: alt.Chart, x: str) -> alt.Chart:
+    """A dot on the newest row of ``chart``'s data: where training is now, and the only mark
+    a one-row series gets (a line needs two rows)."""
     return (
-        alt.Chart(batch_frame(batches, metric))
-        .mark_line(interpolate="monotone")
-        .encode(
-            x=alt.X("step:Q", title="batch (training step)"),
-            y=alt.Y(
-                f"{metric}:Q",
-                title=f"{metric} (running mean in epoch)",
-                scale=alt.Scale(zero=False),
-            ),
-            tooltip=["epoch:Q", "step:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],
-        )
-        .properties(height=240)
+        chart.mark_point(filled=True, size=40)
+        .transform_window(newest="rank()", sort=[alt.SortField(x, order="descending")])
+        .transform_filter("datum.newest == 1")
     )
+
+
+def batch_chart(batches: pd.DataFrame, metric: str) -> alt.Chart:
+    """One metric (``loss`` or ``accuracy``) per batch, over training steps: onBatchEnd.
+
+    The values are Keras's running mean within each epoch (the page says so).
+    """
+    base = alt.Chart(batch_frame(batches, metric)).encode(
+        x=alt.X("step:Q", title="batch (training step)", axis=alt.Axis(format="d")),
+        y=alt.Y(
+            f"{metric}:Q",
+            title=metric,
+            scale=alt.Scale(zero=False),
+            axis=alt.Axis(format=_axis_format(metric)),
+        ),
+        tooltip=["epoch:Q", "step:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],
+    )
+    line = base.mark_line(interpolate="monotone")
+    return alt.layer(line, _newest_point(base, "step")).properties(height=240)
 
 
 def _epoch_series(epochs: pd.DataFrame, metric: str) -> list[str]:
@@ -123,15 +141,21 @@ def epoch_chart(
     metric: str,
     references: Sequence[tuple[str, float]] = (),
 ) -> alt.Chart:
-    """``metric`` and ``val_metric`` per epoch: onEpochEnd; dashed labelled reference lines."""
+    """``metric`` and ``val_metric`` per epoch: onEpochEnd. Reference lines are dashed and
+    named in the legend, where no curve can cross their labels."""
     series = _epoch_series(epochs, metric)
     lines = (
         alt.Chart(epoch_frame(epochs, metric))
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-            color=alt.Color("series:N", title=None, sort=series),
+            y=alt.Y(
+                "value:Q",
+                title=metric,
+                scale=alt.Scale(zero=False),
+                axis=alt.Axis(format=_axis_format(metric)),
+            ),
+            color=alt.Color("series:N", title=None, sort=series, legend=alt.Legend(orient="top")),
             tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".4f")],
         )
     )
@@ -140,16 +164,20 @@ def epoch_chart(
         refs = pd.DataFrame(references, columns=["label", "value"])
         rule = (
             alt.Chart(refs)
-            .mark_rule(strokeDash=[6, 4], color="gray")
-            .encode(y="value:Q", tooltip=["label:N", alt.Tooltip("value:Q", format=".2%")])
+            .mark_rule(color="gray")
+            .encode(
+                y="value:Q",
+                strokeDash=alt.StrokeDash(
+                    "label:N",
+                    title=None,
+                    sort=[label for label, _ in references],
+                    legend=alt.Legend(orient="bottom", symbolStrokeColor="gray"),
+                ),
+                tooltip=["label:N", alt.Tooltip("value:Q", format=".2%")],
+            )
         )
-        text = (
-            alt.Chart(refs)
-            .mark_text(align="left", dx=4, dy=-6, color="gray")
-            .encode(y="value:Q", x=alt.value(0), text="label:N")
-        )
-        layers += [rule, text]
-    return alt.layer(*layers).properties(height=240)
+        layers.append(rule)
+    return alt.layer(*layers).resolve_legend(color="independent").properties(height=240)
 
 
 # -- live charts: the Altair spec compiled once, only the rows change on each refresh --------
@@ -212,7 +240,11 @@ def runs_overlay_chart(epochs: pd.DataFrame, metric: str = "val_accuracy") -> al
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y(f"{metric}:Q", scale=alt.Scale(zero=False)),
+            y=alt.Y(
+                f"{metric}:Q",
+                scale=alt.Scale(zero=False),
+                axis=alt.Axis(format=_axis_format(metric)),
+            ),
             color=alt.Color("run:N"),
             tooltip=["run:N", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],
         )
@@ -280,3 +312,22 @@ def probability_chart(probabilities: Sequence[float], highlight: int | None = No
         )
         .properties(height=220)
     )
+
+
+def class_errors_chart(support: Sequence[int], wrong: Sequence[int]) -> alt.Chart:
+    """Share of each digit's test images the model got wrong: bars from 0, labelled."""
+    frame = pd.DataFrame(
+        {
+            "digit": DIGITS,
+            "wrong": [int(w) for w in wrong],
+            "share": [w / s if s else 0.0 for w, s in zip(wrong, support, strict=True)],
+        }
+    )
+    base = alt.Chart(frame).encode(
+        x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("share:Q", title="wrong", axis=alt.Axis(format="~%")),
+        tooltip=["digit:O", "wrong:Q", alt.Tooltip("share:Q", format=".2%")],
+    )
+    bars = base.mark_bar(color="#d62728")
+    labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("share:Q", format=".1%"))
+    return alt.layer(bars, labels).properties(height=200)

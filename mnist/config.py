@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnist import IMAGE_SIDE
+from mnist import IMAGE_SIDE, TRAIN_IMAGES
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid", "swish")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -108,9 +108,6 @@ class ModelConfig:
     dense_units: tuple[int, ...] = (128,)  # hidden dense layers before the 10-way softmax
     dense_dropout: float = 0.0  # dropout before the 10-way softmax layer (training only)
     initializer: str = "he_normal"  # kernel initialiser of every conv and dense layer
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3  # peak learning rate
-    lr_schedule: str = "constant"  # "cosine" decays to 0 over the planned training steps
 
     def __post_init__(self) -> None:
         # Lists from JSON or a form become tuples, so the config stays hashable and frozen.
@@ -127,9 +124,6 @@ class ModelConfig:
         _check(len(self.dense_units) <= 4, "at most 4 hidden dense layers")
         _fraction("dense dropout", self.dense_dropout)
         _choice("initializer", self.initializer, INITIALIZERS)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("learning-rate schedule", self.lr_schedule, SCHEDULES)
-        _learning_rate(self.learning_rate)
         side = IMAGE_SIDE
         for i, block in enumerate(self.conv_blocks, start=1):
             new_side = block.output_side(side)
@@ -160,12 +154,13 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a run trains: sizes, batches, epochs, and the overrides of the model's optimiser."""
+    """How a run trains the model: optimiser, sizes, batches, epochs, data and stopping."""
 
     epochs: int = 5
     batch_size: int = 128
-    learning_rate: float | None = None  # None: the model config's learning rate
-    optimizer: str | None = None  # None: the model config's optimizer
+    optimizer: str = "adam"  # adam, adamw, rmsprop, or sgd (with Nesterov momentum 0.9)
+    learning_rate: float = 1e-3  # the peak learning rate
+    lr_schedule: str = "constant"  # "cosine" decays to 0 over the planned training steps
     train_size: int | None = None  # None: all 60,000 - validation_size training images
     validation_size: int = 5_000  # held out (stratified) from the 60,000 for val_* metrics
     seed: int = 0  # data split, shuffling, initial weights, augmentation
@@ -175,9 +170,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _int_in("epochs", self.epochs, 1, 500)
         _int_in("batch size", self.batch_size, 1, 8192)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _learning_rate(self.learning_rate)
+        _choice("learning-rate schedule", self.lr_schedule, SCHEDULES)
         _int_in("validation size", self.validation_size, 0, 30_000)
         if self.train_size is not None:
-            _int_in("train size", self.train_size, 10, 60_000 - self.validation_size)
+            _int_in("train size", self.train_size, 10, TRAIN_IMAGES - self.validation_size)
         _int_in("seed", self.seed, 0, 2**31 - 1)
         _int_in("early-stopping patience", self.early_stopping, 0, 500)
         _check(
@@ -185,19 +183,20 @@ class TrainConfig:
             "early stopping watches val_loss, so it needs a validation size above 0",
         )
         _flag("augmentation", self.augment)
-        if self.learning_rate is not None:
-            _learning_rate(self.learning_rate)
-        if self.optimizer is not None:
-            _choice("optimizer", self.optimizer, OPTIMIZERS)
 
-    def apply_to(self, model: ModelConfig) -> ModelConfig:
-        """The model config with this run's optimiser overrides applied."""
-        changes = {}
-        if self.learning_rate is not None:
-            changes["learning_rate"] = self.learning_rate
-        if self.optimizer is not None:
-            changes["optimizer"] = self.optimizer
-        return dataclasses.replace(model, **changes)
+    def describe(self) -> str:
+        """One line for people: what a run with these settings does."""
+        images = self.train_size or TRAIN_IMAGES - self.validation_size
+        parts = [
+            f"{images:,} training + {self.validation_size:,} validation images",
+            f"{self.epochs} epoch{'s' * (self.epochs != 1)} of batch {self.batch_size}",
+            f"{self.optimizer}, learning rate {self.learning_rate:g}"
+            + (", cosine decay" if self.lr_schedule == "cosine" else ""),
+            "augmented" if self.augment else "no augmentation",
+            f"early stopping (patience {self.early_stopping})" if self.early_stopping else "",
+            f"seed {self.seed}",
+        ]
+        return " · ".join(p for p in parts if p)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -205,6 +204,23 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         return cls(**_known_fields(cls, data))
+
+
+# Before format 2 of config.json the optimiser lived in the model config, and the training
+# config could override two of its fields (None: "the model's").
+_OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "lr_schedule")
+
+
+def migrate_optimizer_fields(model: dict, train: dict) -> tuple[dict, dict]:
+    """Model and training dicts of any format → today's: the optimiser moved into training."""
+    model, train = dict(model), dict(train)
+    for name in _OPTIMIZER_FIELDS:
+        from_model = model.pop(name, None)
+        if train.get(name) is None:
+            train.pop(name, None)
+            if from_model is not None:
+                train[name] = from_model
+    return model, train
 
 
 def _known_fields(cls: type, data: Any) -> dict:
@@ -242,10 +258,15 @@ CODELAB = Preset(
         ),
         dense_units=(),
         initializer="variance_scaling",
+    ),
+    train=TrainConfig(
+        epochs=10,
+        batch_size=512,
         optimizer="adam",
         learning_rate=1e-3,
+        train_size=5_500,
+        validation_size=1_000,
     ),
-    train=TrainConfig(epochs=10, batch_size=512, train_size=5_500, validation_size=1_000),
 )
 
 FAST = Preset(
@@ -261,11 +282,10 @@ FAST = Preset(
             ConvBlock(filters=64, kernel_size=5, padding="valid"),
         ),
         dense_units=(128,),
-        optimizer="adam",
-        learning_rate=2e-3,
-        lr_schedule="cosine",
     ),
-    train=TrainConfig(epochs=3, batch_size=128),
+    train=TrainConfig(
+        epochs=3, batch_size=128, optimizer="adam", learning_rate=2e-3, lr_schedule="cosine"
+    ),
 )
 
 BEST = Preset(
@@ -283,11 +303,15 @@ BEST = Preset(
         ),
         dense_units=(128,),
         dense_dropout=0.3,
+    ),
+    train=TrainConfig(
+        epochs=15,
+        batch_size=128,
         optimizer="adam",
         learning_rate=2e-3,
         lr_schedule="cosine",
+        augment=True,
     ),
-    train=TrainConfig(epochs=15, batch_size=128, augment=True),
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (CODELAB, FAST, BEST)}

@@ -1,4 +1,4 @@
-"""``ModelConfig`` → compiled Keras model, and the summary derived from the built model."""
+"""``ModelConfig`` → Keras model, the summary derived from the built model, safe loading."""
 
 from __future__ import annotations
 
@@ -22,27 +22,11 @@ def _initializer(name: str) -> keras.initializers.Initializer:
     return keras.initializers.get(name)
 
 
-def make_optimizer(
-    config: ModelConfig, total_steps: int | None = None
-) -> keras.optimizers.Optimizer:
-    """The config's optimiser; a cosine schedule needs the planned number of training steps."""
-    lr: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
-    if config.lr_schedule == "cosine" and total_steps:
-        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total_steps)
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True)
-    factory = {
-        "adam": keras.optimizers.Adam,
-        "adamw": keras.optimizers.AdamW,
-        "rmsprop": keras.optimizers.RMSprop,
-    }[config.optimizer]
-    return factory(learning_rate=lr)
+def build_model(config: ModelConfig, name: str = "mnist_cnn") -> keras.Model:
+    """The CNN ``config`` describes, uncompiled: (N, 28, 28, 1) floats → (N, 10) softmax.
 
-
-def build_model(
-    config: ModelConfig, total_steps: int | None = None, name: str = "mnist_cnn"
-) -> keras.Model:
-    """Build and compile the CNN ``config`` describes: (N, 28, 28, 1) floats → (N, 10) softmax."""
+    The optimiser belongs to training (``mnist.training.compile_for_training``).
+    """
     init = _initializer(config.initializer)
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")  # (N, 28, 28, 1), 0–1
     x = inputs
@@ -83,13 +67,7 @@ def build_model(
     outputs = layers.Dense(
         NUM_CLASSES, activation="softmax", kernel_initializer=init, name="probabilities"
     )(x)
-    model = keras.Model(inputs, outputs, name=name)
-    model.compile(
-        optimizer=make_optimizer(config, total_steps),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return keras.Model(inputs, outputs, name=name)
 
 
 @dataclass(frozen=True)
@@ -163,29 +141,32 @@ def _describe(layer: keras.layers.Layer) -> str:
 
 
 def model_dot(model: keras.Model) -> str:
-    """A Graphviz (DOT) diagram of the built model: one box per layer, shapes on the edges."""
+    """A Graphviz (DOT) diagram of the built model, top to bottom: one box per layer (name,
+    type, what it does, parameters) and the tensor's shape on each arrow."""
     lines = [
         "digraph model {",
-        '  rankdir=LR; bgcolor="transparent";',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
-        '  edge [fontname="Helvetica", fontsize=10, color="#666666"];',
+        '  rankdir=TB; bgcolor="transparent"; nodesep=0.2; ranksep=0.28;',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12,'
+        ' margin="0.15,0.05", height=0.3];',
+        '  edge [fontname="Helvetica", fontsize=11, color="#666666", arrowsize=0.7];',
     ]
     names = []
     for layer in model.layers:
         kind = type(layer).__name__
         detail = _describe(layer)
         params = layer.count_params()
-        label = f"{layer.name}\\n{kind}" + (f"\\n{detail}" if detail else "")
-        if params:
-            label += f"\\n{params:,} params"
+        label = f"{layer.name} · {kind}"
+        second = " · ".join(filter(None, [detail, f"{params:,} params" if params else ""]))
+        if second:
+            label += f"\\n{second}"
         colour = _COLOURS.get(kind, "#ffffff")
         lines.append(f'  "{layer.name}" [label="{label}", fillcolor="{colour}"];')
         names.append(layer.name)
     for before, after, layer in zip(names, names[1:], model.layers, strict=False):
         shape = "×".join(str(d) for d in layer.output.shape[1:])
-        lines.append(f'  "{before}" -> "{after}" [label=" {shape}"];')
+        lines.append(f'  "{before}" -> "{after}" [label="  {shape}"];')
     out_shape = "×".join(str(d) for d in model.layers[-1].output.shape[1:])
-    lines.append(f'  output [shape=plaintext, label="{out_shape} probabilities"];')
+    lines.append(f'  output [shape=plaintext, style="", label="{out_shape} probabilities"];')
     lines.append(f'  "{names[-1]}" -> output;')
     lines.append("}")
     return "\n".join(lines)

@@ -21,12 +21,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from mnist.config import ModelConfig, TrainConfig
+from mnist import TRAIN_IMAGES
+from mnist.config import ModelConfig, TrainConfig, migrate_optimizer_fields
 
 RUNS_DIR_ENV = "MNIST_RUNS_DIR"
 MAX_RUNS_ENV = "MNIST_MAX_RUNS"
@@ -95,6 +97,9 @@ def new_run_id(now: float | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
+CONFIG_FORMAT = 2  # 2: the optimiser is part of the training config (1: of the model's)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """What ``config.json`` holds: the model, how to train it, and where it came from."""
@@ -106,6 +111,7 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return {
+            "format_version": CONFIG_FORMAT,
             "model": self.model.to_dict(),
             "train": self.train.to_dict(),
             "preset": self.preset,
@@ -114,9 +120,17 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
+        """Any format this code has written (format 1 had no ``format_version``)."""
+        version = data.get("format_version", 1)
+        if not isinstance(version, int) or version > CONFIG_FORMAT:
+            raise ValueError(
+                f"config format {version!r} is newer than this version of MNIST CNN Studio "
+                f"reads ({CONFIG_FORMAT})"
+            )
+        model, train = migrate_optimizer_fields(data["model"], data["train"])
         return cls(
-            model=ModelConfig.from_dict(data["model"]),
-            train=TrainConfig.from_dict(data["train"]),
+            model=ModelConfig.from_dict(model),
+            train=TrainConfig.from_dict(train),
             preset=data.get("preset"),
             created=float(data.get("created", 0.0)),
         )
@@ -273,7 +287,7 @@ def start_run(
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with open(path / LOG, "ab") as log:
-        proc = subprocess.Popen(
+        subprocess.Popen(
             worker_command(path.resolve(), max_runs),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -282,12 +296,57 @@ def start_run(
             # Its own session: a page rerun or a Ctrl-C in the server's terminal does not kill it.
             start_new_session=True,
         )
-    # Record the pid at once so a worker that dies before its first heartbeat reads as failed.
-    status = read_json(path / STATUS)
-    if status.get("pid") is None:
-        status["pid"] = proc.pid
-        write_json_atomic(path / STATUS, status)
+    # The worker writes its own pid into status.json within a fraction of a second (before
+    # TensorFlow loads); one that dies before that reads as failed once its heartbeat is stale.
     return path
+
+
+class StatusWriter:
+    """The worker's single writer of ``status.json``: progress fields plus a heartbeat thread.
+
+    The callback calls ``update`` per batch (written at most every ``HEARTBEAT_SECONDS``);
+    the thread rewrites the file every ``HEARTBEAT_SECONDS`` even while data loads or the
+    model is saved, so readers can tell a slow run from a dead one.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / STATUS
+        self._lock = threading.Lock()
+        self._status: dict = {
+            "state": QUEUED,
+            "pid": os.getpid(),
+            "error": None,
+            "message": "starting: loading TensorFlow",
+        }
+        self._last_write = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.update(force=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def update(self, force: bool = False, **fields) -> None:
+        with self._lock:
+            self._status.update(fields)
+            now = time.time()
+            if force or now - self._last_write >= HEARTBEAT_SECONDS:
+                self._write(now)
+
+    def _write(self, now: float) -> None:
+        self._status["heartbeat"] = now
+        write_json_atomic(self.path, self._status)
+        self._last_write = now
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with self._lock:
+                if time.time() - self._last_write >= HEARTBEAT_SECONDS:
+                    self._write(time.time())
 
 
 def request_stop(run_dir: str | os.PathLike) -> bool:
@@ -371,6 +430,8 @@ def progress(status: dict) -> tuple[float, str]:
     if state == DONE:
         fraction = 1.0
     if state == QUEUED:
+        if not worker_reported(status):
+            return 0.0, "starting the worker process"
         return 0.0, status.get("message") or "queued: waiting for a training slot"
     parts = []
     if status.get("epochs"):
@@ -389,21 +450,58 @@ def progress(status: dict) -> tuple[float, str]:
 
 
 def history_row(run: Run) -> dict:
-    """One row of the run-history table."""
+    """One row of the run-history table: what tells runs apart, and how each ended."""
     train = run.config.train
     status = run.status
     return {
         "run": run.run_id,
         "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.config.created)),
-        "preset": run.config.preset or "custom",
-        "epochs": f"{status.get('epoch') or 0}/{train.epochs}",
-        "batch size": train.batch_size,
-        "train images": status.get("train_samples") or train.train_size,
-        "augment": train.augment,
-        "test accuracy": status.get("test_accuracy"),
-        "seconds": status.get("train_seconds"),
         "status": run.state,
+        "preset": run.config.preset or "custom",
+        "test accuracy": status.get("test_accuracy"),
+        "epochs": f"{status.get('epoch') or 0}/{train.epochs}",
+        "optimizer": train.optimizer,
+        "learning rate": train.learning_rate,
+        "schedule": train.lr_schedule,
+        "batch size": train.batch_size,
+        "train images": status.get("train_samples")
+        or train.train_size
+        or TRAIN_IMAGES - train.validation_size,
+        "validation": train.validation_size,
+        "augment": train.augment,
+        "seed": train.seed,
+        "seconds": status.get("train_seconds"),
     }
+
+
+def worker_reported(status: dict) -> bool:
+    """Whether the run's worker process has written its status (pid, heartbeat) yet."""
+    return status.get("pid") is not None or status.get("state") not in (QUEUED, None)
+
+
+# How often a page showing a live run re-reads it. Each refresh costs CPU that training on
+# the same cores then lacks (benchmarks/RESULTS.md, figure 2), so a long run is refreshed
+# every few seconds; a run's first seconds, and short runs such as the codelab's (a few
+# seconds of training), are refreshed often enough to watch the curves grow.
+WATCH_SECONDS = 3.0
+WATCH_SECONDS_YOUNG = 0.5
+YOUNG_SECONDS = 10.0  # of training, after the first batch
+SHORT_RUN_SECONDS = 60.0  # runs expected to train for less than this are watched closely
+
+
+def watch_interval(status: dict) -> float | None:
+    """Seconds between refreshes of a page watching this run; None once it has ended."""
+    if status.get("state") not in LIVE_STATES:
+        return None
+    if status.get("state") == QUEUED and worker_reported(status):
+        return WATCH_SECONDS  # waiting for another run to finish: nothing moves here
+    elapsed = status.get("elapsed")
+    if elapsed is None:  # the worker is starting or loading data: the first batch is near
+        return WATCH_SECONDS_YOUNG
+    planned = elapsed + (status.get("eta_seconds") or 0.0)
+    if elapsed < YOUNG_SECONDS or planned < SHORT_RUN_SECONDS:
+        return WATCH_SECONDS_YOUNG
+    return WATCH_SECONDS
 
 
 class SlotLock:

@@ -23,6 +23,9 @@ MIN_INK_FRACTION = 0.002  # below this share of ink pixels a drawing is "empty"
 MIN_INK_PIXELS = 4
 MAX_PIXELS = 25_000_000  # refuse images larger than 25 megapixels (decompression bombs)
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# Below this probability for its best digit the answer is shown as a guess: no digit then
+# has half of the network's belief (a softmax over ten digits gives 0.1 to each by chance).
+UNSURE_BELOW = 0.5
 
 
 class SketchError(ValueError):
@@ -78,7 +81,7 @@ def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
     mask = ink > INK_LEVEL
     count = int(mask.sum())
     if count < max(MIN_INK_PIXELS, MIN_INK_FRACTION * ink.size):
-        raise EmptySketch("nothing drawn yet: draw a digit")
+        raise EmptySketch("no digit found: the image is blank, or its marks are too faint or small")
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -104,9 +107,13 @@ def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
     return out[..., np.newaxis]  # (28, 28, 1)
 
 
-def open_image(source: str | os.PathLike | bytes) -> Image.Image:
-    """Open an image file or bytes, refusing unreadable, huge or absurdly large images."""
-    name = "image" if isinstance(source, bytes) else str(source)
+def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> Image.Image:
+    """Open an image file or bytes, refusing unreadable, huge or absurdly large images.
+
+    Messages start with ``name`` (default: the path, or "the image" for bytes).
+    """
+    if name is None:
+        name = "the image" if isinstance(source, bytes) else str(source)
     try:
         if isinstance(source, bytes):
             size = len(source)
@@ -132,10 +139,17 @@ def open_image(source: str | os.PathLike | bytes) -> Image.Image:
     except IsADirectoryError:
         raise SketchError(f"{name}: is a folder, not an image") from None
     except (UnidentifiedImageError, Image.DecompressionBombError):
-        raise SketchError(f"{name}: not an image PIL can read") from None
-    except OSError as exc:
-        raise SketchError(f"{name}: cannot read the image ({exc})") from None
+        raise SketchError(
+            f"{name} is not an image this app can read: use a PNG or JPEG file"
+        ) from None
+    except OSError:
+        raise SketchError(f"{name}: the image file is damaged or cut short") from None
     return image
+
+
+def is_unsure(probabilities: np.ndarray) -> bool:
+    """Whether the best digit has less than ``UNSURE_BELOW`` of the probability."""
+    return float(np.max(probabilities)) < UNSURE_BELOW
 
 
 def classify(model, x: np.ndarray) -> np.ndarray:

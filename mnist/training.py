@@ -25,55 +25,38 @@ import tensorflow as tf
 
 from mnist import data as mnist_data
 from mnist import runs
+from mnist.config import TrainConfig
 from mnist.evaluation import evaluate_model
 from mnist.models import build_model
 
 
-class StatusWriter:
-    """The worker's single writer of ``status.json``: progress fields plus a heartbeat thread.
+def make_optimizer(
+    train: TrainConfig, total_steps: int | None = None
+) -> keras.optimizers.Optimizer:
+    """The run's optimiser; a cosine schedule needs the planned number of training steps."""
+    lr: float | keras.optimizers.schedules.LearningRateSchedule = train.learning_rate
+    if train.lr_schedule == "cosine" and total_steps:
+        lr = keras.optimizers.schedules.CosineDecay(train.learning_rate, decay_steps=total_steps)
+    if train.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True)
+    factory = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "rmsprop": keras.optimizers.RMSprop,
+    }[train.optimizer]
+    return factory(learning_rate=lr)
 
-    The callback calls ``update`` per batch (written at most every ``HEARTBEAT_SECONDS``);
-    the thread rewrites the file every ``HEARTBEAT_SECONDS`` even while data loads or the
-    model is saved, so readers can tell a slow run from a dead one.
-    """
 
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / runs.STATUS
-        self._lock = threading.Lock()
-        self._status: dict = {"state": runs.QUEUED, "pid": os.getpid(), "error": None}
-        self._last_write = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-
-    def start(self) -> None:
-        self.update(force=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def get(self, key: str, default=None):
-        with self._lock:
-            return self._status.get(key, default)
-
-    def update(self, force: bool = False, **fields) -> None:
-        with self._lock:
-            self._status.update(fields)
-            now = time.time()
-            if force or now - self._last_write >= runs.HEARTBEAT_SECONDS:
-                self._write(now)
-
-    def _write(self, now: float) -> None:
-        self._status["heartbeat"] = now
-        runs.write_json_atomic(self.path, self._status)
-        self._last_write = now
-
-    def _beat(self) -> None:
-        while not self._stop.wait(runs.HEARTBEAT_SECONDS):
-            with self._lock:
-                if time.time() - self._last_write >= runs.HEARTBEAT_SECONDS:
-                    self._write(time.time())
+def compile_for_training(
+    model: keras.Model, train: TrainConfig, total_steps: int | None = None
+) -> keras.Model:
+    """Compile ``model`` with the run's optimiser, the cross-entropy loss and accuracy."""
+    model.compile(
+        optimizer=make_optimizer(train, total_steps),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
 
 
 def _finite(value) -> float | None:
@@ -94,7 +77,7 @@ class MetricsRecorder(keras.callbacks.Callback):
     def __init__(
         self,
         run_dir: Path,
-        status: StatusWriter,
+        status: runs.StatusWriter,
         *,
         epochs: int,
         steps_per_epoch: int,
@@ -371,15 +354,19 @@ def execute(
     max_runs: int | None = None,
     report: Callable[[dict], None] | None = None,
     data_dir: str | os.PathLike | None = None,
+    status: runs.StatusWriter | None = None,
 ) -> dict:
     """Train the run in ``run_dir`` to the end and return its final status.
 
-    Never raises for a failed run: the failure is recorded in ``status.json``.
+    ``status`` is the run's status writer if the caller started it already (the CLI does,
+    before TensorFlow loads, so the run reports its worker at once). Never raises for a
+    failed run: the failure is recorded in ``status.json``.
     """
     run_dir = Path(run_dir)
     config = runs.RunConfig.from_dict(runs.read_json(run_dir / runs.CONFIG))
-    status = StatusWriter(run_dir)
-    status.start()
+    if status is None:
+        status = runs.StatusWriter(run_dir)
+        status.start()
     slot = runs.SlotLock(run_dir.parent, run_dir.name, runs.max_concurrent_runs(max_runs))
     try:
         with StopSignal(run_dir) as stop:
@@ -416,7 +403,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     dataset = mnist_data.load(data_dir)
     split = dataset.split(tc.validation_size, tc.train_size, tc.seed)
     steps_per_epoch = math.ceil(len(split.y_train) / tc.batch_size)
-    model = build_model(tc.apply_to(config.model), total_steps=tc.epochs * steps_per_epoch)
+    model = compile_for_training(build_model(config.model), tc, tc.epochs * steps_per_epoch)
     train_ds = make_dataset(
         split.x_train, split.y_train, tc.batch_size, shuffle_seed=tc.seed, augment=tc.augment
     )

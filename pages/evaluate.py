@@ -5,16 +5,18 @@ import json
 import numpy as np
 import streamlit as st
 
-from mnist.charts import SELECTION, confusion_chart
+from mnist.charts import SELECTION, class_errors_chart, confusion_chart
 from mnist.ui import (
     current_model_choice,
     dataset,
     digit_grid,
+    follow_model,
     page_header,
     require_router,
     show_error,
     test_evaluation,
 )
+from mnist.ui.widgets import keyed_to
 
 require_router("pages/evaluate.py")
 
@@ -31,6 +33,7 @@ if not choice.path.is_file():
     )
     st.stop()
 st.caption(f"Model: **{choice.label}** — choose another in the Training page's run history.")
+follow_model(choice)
 
 try:
     evaluation, probs = test_evaluation(choice.key)
@@ -58,31 +61,35 @@ with table:
     rows = [
         {
             "digit": r.digit,
-            "accuracy": r.recall,
-            "precision": r.precision,
-            "f1": r.f1,
-            "support": r.support,
+            "accuracy": 100 * r.recall,  # percent, shown with two decimals
+            "precision": 100 * r.precision,
+            "F1": r.f1,
+            "images": r.support,
             "wrong": r.support - r.correct,
         }
         for r in evaluation.per_class
     ]
-    pct = st.column_config.NumberColumn(format="percent")
     st.dataframe(
         rows,
         hide_index=True,
         width="stretch",
         column_config={
-            "accuracy": st.column_config.ProgressColumn(
-                "accuracy (recall)", format="percent", min_value=0.0, max_value=1.0
-            ),
-            "precision": pct,
-            "f1": st.column_config.NumberColumn(format="%.4f"),
+            "digit": st.column_config.NumberColumn(width="small"),
+            "accuracy": st.column_config.NumberColumn("accuracy (recall)", format="%.2f%%"),
+            "precision": st.column_config.NumberColumn(format="%.2f%%"),
+            "F1": st.column_config.NumberColumn(format="%.4f"),
+            "images": st.column_config.NumberColumn(format="localized"),
+            "wrong": st.column_config.NumberColumn(format="localized"),
         },
+    )
+    st.altair_chart(
+        class_errors_chart([r["images"] for r in rows], [r["wrong"] for r in rows]),
+        width="stretch",
     )
     st.caption(
         "Accuracy per class is the codelab's `perClassAccuracy`: the share of each "
-        "digit's test images recognised (recall). Precision: how often a prediction "
-        "of that digit is right."
+        "digit's test images recognised (recall); the bars show the rest, the share it got "
+        "wrong. Precision: how often a prediction of that digit is right."
     )
     if evaluation.most_confused:
         pairs = ", ".join(f"{t}→{p} ({n})" for t, p, n in evaluation.most_confused[:5])
@@ -94,7 +101,8 @@ with matrix:
         confusion_chart(evaluation.confusion),
         width="stretch",
         on_select="rerun",
-        key="evaluate.confusion",
+        # One selection per model: a click made on one model's matrix never applies to another.
+        key=keyed_to("evaluate.confusion", choice.key),
     )
     st.caption("Rows: true digit; columns: the model's prediction. Click a cell to see its images.")
 

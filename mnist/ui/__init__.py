@@ -4,6 +4,8 @@ Pages import from here; nothing in here imports TensorFlow at module level, so t
 stays fast. Functions that need a model import it when called.
 """
 
+from pathlib import Path
+
 from mnist.ui.loaders import (
     dataset,
     dataset_stats,
@@ -14,6 +16,7 @@ from mnist.ui.loaders import (
 from mnist.ui.state import (
     ModelChoice,
     current_model_choice,
+    follow_model,
     get_model_config,
     get_train_config,
     init_session,
@@ -25,12 +28,16 @@ from mnist.ui.state import (
 )
 from mnist.ui.widgets import digit_grid, page_header, show_error
 
+ICON = Path(__file__).resolve().parent / "icon.png"  # the browser tab's icon
+
 __all__ = [
+    "ICON",
     "ModelChoice",
     "current_model_choice",
     "dataset",
     "dataset_stats",
     "digit_grid",
+    "follow_model",
     "get_model_config",
     "get_train_config",
     "init_session",

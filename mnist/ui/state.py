@@ -9,10 +9,13 @@ import streamlit as st
 
 from mnist import DEFAULT_MODEL, runs
 from mnist.config import PRESETS, ModelConfig, TrainConfig
+from mnist.ui.drafts import drop
 
-MODEL_CONFIG = "model_config"  # the ModelConfig the Model page built
+MODEL_CONFIG = "model_config"  # the last valid ModelConfig the Model page built
 MODEL_PRESET = "model_preset"  # the preset it came from, or None once edited
-TRAIN_CONFIG = "train_config"  # the Training page's settings
+MODEL_ERROR = "model_error"  # why the Model page's editor does not describe a model, or None
+TRAIN_CONFIG = "train_config"  # the last valid TrainConfig of the Training page
+TRAIN_ERROR = "train_error"  # why the Training page's settings are not a config, or None
 SELECTED_RUN = "selected_run"  # run id whose model Evaluate and Sketch use; None: bundled
 DEFAULT_PRESET = "codelab"  # the app retells the codelab, so it starts with its model
 ROUTED = "router.ran"  # set by app.py: this session went through the router
@@ -24,7 +27,9 @@ def init_session() -> None:
     preset = PRESETS[DEFAULT_PRESET]
     st.session_state.setdefault(MODEL_CONFIG, preset.model)
     st.session_state.setdefault(MODEL_PRESET, preset.name)
+    st.session_state.setdefault(MODEL_ERROR, None)
     st.session_state.setdefault(TRAIN_CONFIG, preset.train)
+    st.session_state.setdefault(TRAIN_ERROR, None)
     st.session_state.setdefault(SELECTED_RUN, None)
     st.session_state[ROUTED] = True
 
@@ -47,20 +52,38 @@ def pop_intended_page() -> str | None:
 
 
 def get_model_config() -> tuple[ModelConfig, str | None]:
+    """The session's model (the last valid one the editor described) and its preset."""
     return st.session_state[MODEL_CONFIG], st.session_state[MODEL_PRESET]
 
 
+def model_error() -> str | None:
+    """Why the Model page's editor, as it stands, describes no model (None: it does)."""
+    return st.session_state.get(MODEL_ERROR)
+
+
 def set_model_config(config: ModelConfig, preset: str | None) -> None:
+    """Make ``config`` the session's model; the Model page's editor shows it next time."""
     st.session_state[MODEL_CONFIG] = config
     st.session_state[MODEL_PRESET] = preset
+    st.session_state[MODEL_ERROR] = None
+    drop("model")
 
 
 def get_train_config() -> TrainConfig:
+    """The last valid training settings of the Training page."""
     return st.session_state[TRAIN_CONFIG]
 
 
+def train_error() -> str | None:
+    """Why the Training page's settings, as they stand, are not a config (None: they are)."""
+    return st.session_state.get(TRAIN_ERROR)
+
+
 def set_train_config(config: TrainConfig) -> None:
+    """Make ``config`` the session's training settings; the Training page shows them next."""
     st.session_state[TRAIN_CONFIG] = config
+    st.session_state[TRAIN_ERROR] = None
+    drop("train")
 
 
 def select_run(run_id: str | None) -> None:
@@ -98,3 +121,20 @@ def current_model_choice() -> ModelChoice:
                 return ModelChoice(run.model_path, f"run {run_id} ({preset})", run_id)
             note = f"Run {run_id} has no model ({run.state}); using the bundled model."
     return ModelChoice(DEFAULT_MODEL, "the bundled default model", None, note)
+
+
+# How often Evaluate re-checks that its model is still the one in use (a run deleted or
+# re-selected in another tab): a few file reads.
+FOLLOW_SECONDS = 3.0
+
+
+def follow_model(choice: ModelChoice) -> None:
+    """Rerun the page as soon as the model in use is no longer ``choice`` (a run deleted,
+    or another selected, in another tab), so nothing is shown for a model that is gone."""
+
+    def check() -> None:
+        now = current_model_choice()
+        if (now.path, now.run_id) != (choice.path, choice.run_id) or not choice.path.is_file():
+            st.rerun()
+
+    st.fragment(run_every=FOLLOW_SECONDS)(check)()

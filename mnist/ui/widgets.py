@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,6 +12,12 @@ import streamlit as st
 def page_header(title: str, caption: str) -> None:
     st.title(title)
     st.caption(caption)
+
+
+def keyed_to(prefix: str, identity: object) -> str:
+    """A widget key that changes with ``identity``: a selection made on one model's chart or
+    one list of runs (kept by row number) never carries over to another."""
+    return f"{prefix}.{zlib.crc32(repr(identity).encode()):08x}"
 
 
 def show_error(message: object) -> None:

@@ -8,9 +8,11 @@ import io
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist import runs
+from mnist import DEFAULT_MODEL, runs
 from mnist.config import PRESETS
 from mnist.models import build_model
+from mnist.ui.history import table_key
+from mnist.ui.widgets import keyed_to
 from tests.app.conftest import APP, PAGES, open_page
 from tests.conftest import ROOT, wait_for
 
@@ -89,7 +91,7 @@ def _params_metric(at) -> str:
 def test_model_page_presets_change_the_parameter_count():
     at = open_page("model")
     assert _params_metric(at) == "5,994"
-    at.segmented_control(key="model.preset_widget").set_value("fast").run()
+    at.segmented_control(key="model.preset").set_value("fast").run()
     expected = build_model(PRESETS["fast"].model).count_params()
     assert _params_metric(at) == f"{expected:,}"
     assert at.session_state["model_preset"] == "fast"
@@ -98,16 +100,16 @@ def test_model_page_presets_change_the_parameter_count():
 
 def test_model_page_edit_and_invalid_choice_shows_the_librarys_message():
     at = open_page("model")
-    at.select_slider(key="model.edit.b0.filters").set_value(16).run()
+    at.select_slider(key="model.w.b0.filters").set_value(16).run()
     assert at.session_state["model_preset"] is None
     edited = at.session_state["model_config"]
     assert edited.conv_blocks[0].filters == 16
     # 16 filters 5×5 on 1 channel + bias, the rest of the codelab model as before.
     assert _params_metric(at) == f"{5994 - 208 + (5 * 5 * 16 + 16) + (5 * 5 * 8 * 16):,}"
-    at.slider(key="model.edit.blocks").set_value(4).run()  # 24→12, 8→4, 4→2, 2→1
+    at.slider(key="model.w.blocks").set_value(4).run()  # 24→12, 8→4, 4→2, 2→1
     four = at.session_state["model_config"]
     assert four.feature_sides() == [12, 4, 2, 1] and not at.error
-    at.selectbox(key="model.edit.b3.padding").set_value("valid").run()
+    at.selectbox(key="model.w.b3.padding").set_value("valid").run()
     assert not at.exception
     errors = [e.value for e in at.error]
     assert errors and "conv block 4 would shrink its 2×2 input below 1×1" in errors[0]
@@ -116,20 +118,20 @@ def test_model_page_edit_and_invalid_choice_shows_the_librarys_message():
 
 def test_model_page_settings_survive_a_page_switch():
     at = open_page("model")
-    at.segmented_control(key="model.preset_widget").set_value("best").run()
+    at.segmented_control(key="model.preset").set_value("best").run()
     at.switch_page("pages/data.py").run()
     at.switch_page("pages/model.py").run()
-    assert at.segmented_control(key="model.preset_widget").value == "best"
+    assert at.segmented_control(key="model.preset").value == "best"
     assert _params_metric(at) == f"{build_model(PRESETS['best'].model).count_params():,}"
 
 
 def test_training_page_runs_a_tiny_training_to_the_history(runs_dir):
     at = open_page("train")
     assert not at.exception
-    at.slider(key="train.w.validation").set_value(500).run()
+    at.slider(key="train.w.validation_size").set_value(500).run()
     at.slider(key="train.w.train_size").set_value(500).run()
     at.slider(key="train.w.epochs").set_value(1).run()
-    at.select_slider(key="train.w.batch").set_value(128).run()
+    at.select_slider(key="train.w.batch_size").set_value(128).run()
     config = at.session_state["train_config"]
     assert (config.epochs, config.train_size, config.validation_size) == (1, 500, 500)
     next(b for b in at.button if b.label == "Start training").click().run()
@@ -153,14 +155,14 @@ def test_training_page_runs_a_tiny_training_to_the_history(runs_dir):
     assert history["test accuracy"][0] == pytest.approx(run.status["test_accuracy"])
 
     # Make it the model of Evaluate and Sketch, then delete it.
-    at.session_state["train.history"] = {"selection": {"rows": [0], "columns": []}}
+    at.session_state[table_key([run_id])] = {"selection": {"rows": [0], "columns": []}}
     at.run()
     next(b for b in at.button if b.label == "Use for Evaluate and Sketch").click().run()
     assert at.session_state["selected_run"] == run_id
     at.switch_page("pages/sketch.py").run()
     assert any(f"Model: **run {run_id} (codelab)**" in c.value for c in at.caption)
     at.switch_page("pages/train.py").run()
-    at.session_state["train.history"] = {"selection": {"rows": [0], "columns": []}}
+    at.session_state[table_key([run_id])] = {"selection": {"rows": [0], "columns": []}}
     at.run()
     next(b for b in at.button if b.label.startswith("Delete 1 run")).click().run()
     assert not at.exception, at.exception
@@ -171,8 +173,8 @@ def test_training_page_runs_a_tiny_training_to_the_history(runs_dir):
 
 def test_training_page_shows_a_bad_setting_clearly():
     at = open_page("train")
-    at.number_input(key="train.w.patience").set_value(3).run()
-    at.slider(key="train.w.validation").set_value(0).run()
+    at.number_input(key="train.w.early_stopping").set_value(3).run()
+    at.slider(key="train.w.validation_size").set_value(0).run()
     assert not at.exception
     assert any("validation size above 0" in e.value for e in at.error)
 
@@ -187,8 +189,9 @@ def test_evaluate_page_cell_selection_shows_that_cells_images():
     at = open_page("evaluate")
     metric = next(m.value for m in at.metric if m.label == "Test accuracy")
     assert metric.endswith("%")
-    assert len(at.get("vega_lite_chart")) == 1
-    at.session_state["evaluate.confusion"] = {"selection": {"cell": [{"true": 4, "predicted": 9}]}}
+    assert len(at.get("vega_lite_chart")) == 2  # the errors per digit, the confusion matrix
+    key = keyed_to("evaluate.confusion", (str(DEFAULT_MODEL), DEFAULT_MODEL.stat().st_mtime))
+    at.session_state[key] = {"selection": {"cell": [{"true": 4, "predicted": 9}]}}
     at.run()
     assert not at.exception
     heading = next(s.value for s in at.subheader if "test images of 4" in s.value)
@@ -233,7 +236,7 @@ def test_sketch_page_uses_the_selected_run_or_says_it_is_gone(runs_dir):
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_model_page_shows_every_preset(name):
     at = open_page("model")
-    at.segmented_control(key="model.preset_widget").set_value(name).run()
+    at.segmented_control(key="model.preset").set_value(name).run()
     assert not at.exception, at.exception
     assert _params_metric(at) == f"{build_model(PRESETS[name].model).count_params():,}"
 

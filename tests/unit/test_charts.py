@@ -48,7 +48,13 @@ def test_live_batch_chart_is_the_altair_chart_with_its_rows_named(frames, metric
     batches, _ = frames
     rows, spec = _live(live_batch_chart(batches, metric))
     assert (rows, spec) == _named(batch_chart(batches, metric))
-    assert spec["encoding"]["y"]["field"] == metric and len(rows) == 100
+    line, newest = spec["layer"]
+    assert spec["data"] == {"name": LIVE_ROWS}  # both layers draw the rows
+    assert line["encoding"]["y"]["field"] == metric and len(rows) == 100
+    assert line["encoding"]["y"]["title"] == metric  # short: a long title was cut off
+    # The newest row gets a dot: a one-batch run would otherwise draw nothing at all.
+    assert newest["mark"]["type"] == "point"
+    assert {"filter": "datum.newest == 1"} in newest["transform"]
 
 
 def test_live_epoch_chart_keeps_each_layers_data_and_drops_missing_values(frames):
@@ -62,11 +68,14 @@ def test_live_epoch_chart_keeps_each_layers_data_and_drops_missing_values(frames
         (1.0, "val_accuracy"),
         (2.0, "accuracy"),
     ]
-    lines, rule, text = spec["layer"]
+    lines, rule = spec["layer"]
     assert lines["data"] == {"name": LIVE_ROWS}
     # the reference lines keep their own, named data: a layer without data would draw the rows
-    assert rule["data"] == text["data"] != lines["data"]
+    assert rule["data"] != lines["data"]
     assert spec["datasets"][rule["data"]["name"]] == [{"label": "Keras example", "value": 0.99}]
+    # named in a legend, not by text on the plot, where the curves crossed the labels
+    assert rule["encoding"]["strokeDash"]["field"] == "label"
+    assert not [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]
 
 
 def test_live_spec_is_compiled_once_and_safe_to_modify(frames, monkeypatch):
@@ -76,9 +85,9 @@ def test_live_spec_is_compiled_once_and_safe_to_modify(frames, monkeypatch):
     real = charts._spec_with_named_rows
     monkeypatch.setattr(charts, "_spec_with_named_rows", lambda c: compiled.append(1) or real(c))
     first = live_batch_chart(batches, "loss")
-    first["encoding"]["y"]["field"] = "changed by a caller"  # st.vega_lite_chart edits specs
+    first["layer"][0]["encoding"]["y"]["field"] = "changed"  # st.vega_lite_chart edits specs
     second = live_batch_chart(batches.iloc[:10], "loss")
-    assert second["encoding"]["y"]["field"] == "loss"
+    assert second["layer"][0]["encoding"]["y"]["field"] == "loss"
     assert len(second["datasets"][LIVE_ROWS]) == 10
     live_epoch_chart(epochs, "loss")
     live_epoch_chart(epochs, "loss")

@@ -173,8 +173,8 @@ def test_predict_reports_each_image_and_fails_if_any_failed(trained_run, tmp_pat
     errors = captured.err.strip().splitlines()
     assert len(errors) == 3 and "Traceback" not in captured.err
     assert "missing.png: no such file" in errors[0]
-    assert "blank.png: nothing drawn" in errors[1]
-    assert "notes.png: not an image" in errors[2]
+    assert "blank.png: no digit found: the image is blank" in errors[1]
+    assert "notes.png is not an image" in errors[2]
 
 
 def test_export_writes_a_smaller_inference_copy_and_its_summary(trained_run):

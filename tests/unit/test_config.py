@@ -20,6 +20,7 @@ from mnist.config import (
     ModelConfig,
     Preset,
     TrainConfig,
+    migrate_optimizer_fields,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -98,12 +99,6 @@ def test_configs_are_frozen_and_hashable():
         ({"dense_units": (8,) * 5}, r"at most 4 hidden dense layers"),
         ({"dense_dropout": 1.0}, r"dense dropout must be at least 0 and below 1; got 1\.0"),
         ({"initializer": "zeros"}, r"initializer must be one of he_normal, .*; got 'zeros'"),
-        ({"optimizer": "adagrad"}, r"optimizer must be one of adam, .*; got 'adagrad'"),
-        ({"lr_schedule": "step"}, r"learning-rate schedule must be one of constant, cosine"),
-        ({"learning_rate": 0}, r"learning rate must be above 0 and at most 10; got 0"),
-        ({"learning_rate": -0.1}, r"learning rate must be above 0 and at most 10; got -0\.1"),
-        ({"learning_rate": 10.5}, r"learning rate must be above 0 and at most 10; got 10\.5"),
-        ({"learning_rate": "0.01"}, r"learning rate must be above 0 and at most 10; got '0\.01'"),
     ],
 )
 def test_model_config_rejects_bad_values_with_a_clear_message(kwargs, message):
@@ -230,7 +225,13 @@ def test_feature_sides_chain_the_blocks():
         ({"early_stopping": -1}, r"early-stopping patience must be a whole number from 0 to 500"),
         ({"early_stopping": 3, "validation_size": 0}, r"early stopping .*validation size above 0"),
         ({"learning_rate": 0.0}, r"learning rate must be above 0 and at most 10; got 0\.0"),
+        ({"learning_rate": -0.1}, r"learning rate must be above 0 and at most 10; got -0\.1"),
+        ({"learning_rate": 10.5}, r"learning rate must be above 0 and at most 10; got 10\.5"),
+        ({"learning_rate": "0.01"}, r"learning rate must be above 0 and at most 10; got '0\.01'"),
+        ({"learning_rate": None}, r"learning rate must be above 0 and at most 10; got None"),
         ({"optimizer": "adagrad"}, r"optimizer must be one of adam, adamw, sgd, rmsprop"),
+        ({"optimizer": None}, r"optimizer must be one of adam, adamw, sgd, rmsprop"),
+        ({"lr_schedule": "step"}, r"learning-rate schedule must be one of constant, cosine"),
     ],
 )
 def test_train_config_rejects_bad_values_with_a_clear_message(kwargs, message):
@@ -248,24 +249,24 @@ def test_train_config_accepts_the_edges():
 
 
 # ---------------------------------------------------------------------------------------------
-# apply_to
+# The optimiser moved from the model config to the training config (config.json format 2)
 
 
-def test_apply_to_overrides_only_the_fields_that_are_set():
-    model = ModelConfig(optimizer="adam", learning_rate=1e-3, lr_schedule="cosine")
-    assert TrainConfig().apply_to(model) == model
-
-    lr_only = TrainConfig(learning_rate=0.05).apply_to(model)
-    assert (lr_only.learning_rate, lr_only.optimizer) == (0.05, "adam")
-
-    opt_only = TrainConfig(optimizer="sgd").apply_to(model)
-    assert (opt_only.learning_rate, opt_only.optimizer) == (1e-3, "sgd")
-
-    both = TrainConfig(learning_rate=0.2, optimizer="rmsprop").apply_to(model)
-    assert (both.learning_rate, both.optimizer) == (0.2, "rmsprop")
-    # Everything else is untouched, and the original is unchanged.
-    assert dataclasses.replace(both, learning_rate=1e-3, optimizer="adam") == model
-    assert (model.learning_rate, model.optimizer) == (1e-3, "adam")
+def test_format_1_optimizer_fields_move_to_the_training_config():
+    old_model = {**ModelConfig().to_dict(), "optimizer": "sgd", "learning_rate": 0.05}
+    old_model["lr_schedule"] = "cosine"
+    # Format 1: None in the training config meant "the model's".
+    model, train = migrate_optimizer_fields(old_model, {"epochs": 2, "optimizer": None})
+    assert ModelConfig.from_dict(model) == ModelConfig()
+    assert TrainConfig.from_dict(train) == TrainConfig(
+        epochs=2, optimizer="sgd", learning_rate=0.05, lr_schedule="cosine"
+    )
+    # A training override won over the model's value.
+    _, train = migrate_optimizer_fields(old_model, {"learning_rate": 0.3, "optimizer": "adam"})
+    assert (train["optimizer"], train["learning_rate"]) == ("adam", 0.3)
+    # Today's dicts pass through unchanged.
+    today = (ModelConfig().to_dict(), TrainConfig(learning_rate=0.01).to_dict())
+    assert migrate_optimizer_fields(*today) == today
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,7 +364,7 @@ def test_codelab_preset_matches_the_codelab():
         (16, 5, "valid", "max"),
     ]
     assert model.dense_units == ()
-    assert (model.optimizer, model.learning_rate) == ("adam", 1e-3)
+    assert (train.optimizer, train.learning_rate, train.lr_schedule) == ("adam", 1e-3, "constant")
     # The codelab's 5,994 parameters, counted by hand from the sides:
     # conv 5·5·1·8+8 = 208, conv 5·5·8·16+16 = 3,216, dense (4·4·16)·10+10 = 2,570.
     side = model.feature_sides()[-1]
@@ -377,7 +378,7 @@ def test_codelab_preset_matches_the_codelab():
         lambda: ConvBlock(dropout="0.5"),
         lambda: ConvBlock(batch_norm="no"),
         lambda: ModelConfig(dense_dropout="x"),
-        lambda: ModelConfig(learning_rate=True),
+        lambda: TrainConfig(learning_rate=True),
         lambda: ModelConfig.from_dict({"conv_blocks": [{"filterz": 8}]}),
         lambda: ModelConfig.from_dict({"conv_blocks": [3]}),
         lambda: TrainConfig(learning_rate="0.1"),

@@ -252,7 +252,7 @@ def test_a_single_dot_is_empty():
     canvas = Image.new("RGBA", (SIDE, SIDE), (0, 0, 0, 0))
     ImageDraw.Draw(canvas).ellipse((140, 140, 146, 146), fill=(255, 255, 255, 255))
     assert np.asarray(canvas)[..., 3].astype(bool).sum() > 4  # a few dozen pixels of ink
-    with pytest.raises(EmptySketch, match="draw a digit"):
+    with pytest.raises(EmptySketch, match="no digit found"):
         preprocess(np.asarray(canvas))
 
 
@@ -326,8 +326,14 @@ def test_open_image_text_file(tmp_path):
 
 
 def test_open_image_bytes_that_are_not_an_image():
-    with pytest.raises(SketchError, match=r"^image: not an image"):
+    with pytest.raises(SketchError, match=r"^the image is not an image this app can read"):
         open_image(b"GIF? no, just some bytes" * 10)
+    # A name for the bytes (an upload's file name) starts the message, once.
+    with pytest.raises(SketchError) as excinfo:
+        open_image(b"plain text, renamed .png", name="not_an_image.png")
+    assert str(excinfo.value) == (
+        "not_an_image.png is not an image this app can read: use a PNG or JPEG file"
+    )
 
 
 def test_open_image_truncated_png(tmp_path):

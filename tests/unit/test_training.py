@@ -100,7 +100,7 @@ def test_stop_while_queued_ends_without_training(runs_dir, codelab_model, tiny_t
 def test_nan_loss_fails_the_run_with_a_reason(runs_dir, tiny_train):
     recorder = training.MetricsRecorder(
         runs_dir,
-        training.StatusWriter(runs_dir),
+        runs.StatusWriter(runs_dir),
         epochs=1,
         steps_per_epoch=3,
         batch_size=10,
@@ -192,7 +192,9 @@ def test_make_dataset_turns_off_tf_data_autotuning_and_keeps_order():
 
 def test_worker_process_trains_a_run_started_by_the_runs_api(runs_dir, codelab_model, tiny_train):
     path = runs.start_run(codelab_model, tiny_train, preset="codelab")
-    assert runs.read_json(path / runs.STATUS)["pid"]
+    # The worker reports itself (its pid) before TensorFlow loads; the launcher writes nothing.
+    pid = wait_for(lambda: runs.read_json(path / runs.STATUS).get("pid"), what="the worker's pid")
+    assert pid != os.getpid()
     final = wait_for(
         lambda: runs.load_run(path).state in runs.FINAL_STATES and runs.load_run(path),
         timeout=240,
@@ -240,7 +242,7 @@ def _fit_with_probe(tmp_path, lr, steps_per_epoch=4, epochs=2, batch_size=8):
         keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     recorder = training.MetricsRecorder(
-        tmp_path, training.StatusWriter(tmp_path), epochs=epochs,
+        tmp_path, runs.StatusWriter(tmp_path), epochs=epochs,
         steps_per_epoch=steps_per_epoch, batch_size=batch_size, train_samples=n,
         stop_requested=lambda: False,
     )  # fmt: skip
@@ -289,3 +291,28 @@ def test_tensorboard_writes_epochs_and_skips_per_batch_summaries(tmp_path, monke
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
             tags |= {v.tag for v in event.summary.value}
     assert {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"} <= tags, tags
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop"])
+def test_every_optimizer_compiles_with_the_configured_rate(optimizer):
+    from mnist.config import PRESETS
+    from mnist.models import build_model
+
+    train = TrainConfig(optimizer=optimizer, learning_rate=0.02)
+    model = training.compile_for_training(build_model(PRESETS["codelab"].model), train)
+    assert type(model.optimizer).__name__.lower() == optimizer
+    assert float(np.asarray(model.optimizer.learning_rate)) == pytest.approx(0.02)
+    if optimizer == "sgd":  # documented: Nesterov momentum 0.9
+        assert model.optimizer.nesterov and model.optimizer.momentum == pytest.approx(0.9)
+
+
+def test_cosine_schedule_decays_over_the_planned_steps():
+    from mnist.config import PRESETS
+    from mnist.models import build_model
+
+    train = TrainConfig(lr_schedule="cosine", learning_rate=0.01)
+    model = training.compile_for_training(build_model(PRESETS["codelab"].model), train, 10)
+    schedule = model.optimizer._learning_rate
+    assert float(schedule(0)) == pytest.approx(0.01)
+    assert float(schedule(5)) == pytest.approx(0.005, rel=1e-3)  # cos(π/2): half way
+    assert float(schedule(10)) == pytest.approx(0.0, abs=1e-8)

@@ -1,0 +1,124 @@
+"""The Training page's run history: every run in the runs folder, compared, used or deleted."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from mnist import runs
+from mnist.charts import runs_overlay_chart
+from mnist.ui.state import SELECTED_RUN, TRAIN_ERROR, select_run
+from mnist.ui.train_panel import WATCHED
+from mnist.ui.widgets import keyed_to
+
+HISTORY = "train.history"
+RERUN = "train.history.rerun"  # a history action changed what the whole page shows
+# While a run is live the history (states, accuracies) refreshes every 6 s: the panel above
+# shows the live run itself, and each refresh costs CPU that training lacks (figure 2).
+REFRESH_SECONDS = 6.0
+COLUMNS = {
+    "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "learning rate": st.column_config.NumberColumn(format="%g"),
+    "train images": st.column_config.NumberColumn(format="localized"),
+    "validation": st.column_config.NumberColumn(format="localized"),
+    "seconds": st.column_config.NumberColumn(format="%.1f"),
+}
+
+
+def table_key(run_ids: list[str]) -> str:
+    """The table's widget key, new whenever its rows change (a run added or deleted): a
+    selection is kept by row number, so it must not outlive the rows it was made on."""
+    return keyed_to(HISTORY, run_ids)
+
+
+def _watch(run_id: str) -> None:
+    st.session_state[WATCHED] = run_id
+    st.session_state[RERUN] = True
+
+
+def _delete(run_ids: list[str]) -> None:
+    deleted = []
+    for run_id in run_ids:
+        try:
+            runs.delete_run(runs.find_run(run_id).path)
+        except runs.RunError as exc:
+            st.session_state[TRAIN_ERROR] = str(exc)
+            continue
+        deleted.append(run_id)
+        if st.session_state.get(SELECTED_RUN) == run_id:
+            select_run(None)
+    if deleted:
+        st.toast(f"Deleted {', '.join(deleted)}.", icon=":material/delete:")
+    st.session_state[RERUN] = True
+
+
+def _actions(chosen: list[runs.Run]) -> None:
+    a, b, c = st.columns(3)
+    one = chosen[0] if len(chosen) == 1 else None
+    a.button(
+        "Use for Evaluate and Sketch",
+        icon=":material/check:",
+        disabled=one is None or one.model_path is None,
+        on_click=select_run,
+        args=(one.run_id if one else None,),
+    )
+    b.button(
+        "Watch this run",
+        icon=":material/visibility:",
+        disabled=one is None,
+        on_click=_watch,
+        args=(one.run_id if one else None,),
+    )
+    c.button(
+        f"Delete {len(chosen)} run{'s' * (len(chosen) > 1)}",
+        icon=":material/delete:",
+        disabled=any(r.is_live for r in chosen),
+        help="Stop a live run before deleting it.",
+        on_click=_delete,
+        args=([r.run_id for r in chosen],),
+    )
+
+
+def _overlay(chosen: list[runs.Run]) -> None:
+    curves = []
+    for run in chosen:
+        tail = runs.MetricsTail(run.path)
+        tail.poll()
+        curves += [{**e, "run": run.run_id} for e in tail.epochs]
+    if curves:
+        st.altair_chart(runs_overlay_chart(pd.DataFrame(curves)), width="stretch")
+
+
+def _history() -> None:
+    all_runs, problems = runs.list_runs()
+    for problem in problems:
+        st.warning(f"Skipped an unreadable run folder: {problem}", icon=":material/warning:")
+    if not all_runs:
+        st.caption("Finished runs appear here with their test accuracy.")
+        return
+    table = pd.DataFrame([runs.history_row(r) for r in all_runs])
+    event = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        key=table_key([r.run_id for r in all_runs]),
+        on_select="rerun",
+        selection_mode="multi-row",
+        column_config=COLUMNS,
+    )
+    rows = (event or {}).get("selection", {}).get("rows", [])
+    chosen = [all_runs[i] for i in rows if i < len(all_runs)]
+    selected = st.session_state.get(SELECTED_RUN)
+    in_use = f"run {selected}" if selected else "the bundled default model"
+    st.caption(f"Evaluate and Sketch use **{in_use}**. Select rows to compare, use or delete runs.")
+    if chosen:
+        _actions(chosen)
+        _overlay(chosen)
+    if st.session_state.pop(RERUN, False):
+        st.rerun()
+
+
+def run_history(any_live: bool) -> None:
+    """The table of runs, re-read from disk (every few seconds while a run is live)."""
+    st.subheader("Run history")
+    st.fragment(run_every=REFRESH_SECONDS if any_live else None)(_history)()

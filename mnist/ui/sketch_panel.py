@@ -1,0 +1,89 @@
+"""The Sketch page's parts: an upload, what the network sees, and its answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from PIL import Image, ImageOps
+
+from mnist.charts import probability_chart
+from mnist.sketch import EmptySketch, SketchError, classify, is_unsure, open_image, preprocess
+from mnist.ui.loaders import model_for
+from mnist.ui.state import ModelChoice
+from mnist.ui.widgets import show_error, to_display
+
+PREVIEW_SIDE = 280  # the canvas's size: an upload's preview matches it
+
+
+def read_upload(key: str) -> Image.Image | None:
+    """A PNG or JPEG from the file picker, shown as uploaded; None (with a message) if none."""
+    upload = st.file_uploader("PNG or JPEG, up to 5 MB", type=["png", "jpg", "jpeg"], key=key)
+    if upload is None:
+        return None
+    try:
+        image = open_image(upload.getvalue(), name=upload.name)
+    except SketchError as exc:
+        show_error(exc)
+        return None
+    # In a grey frame, so a white page shows where it ends.
+    preview = ImageOps.expand(
+        image.convert("RGB"), border=max(1, max(image.size) // 100), fill="gray"
+    )
+    st.image(preview, caption=upload.name, width=PREVIEW_SIDE)
+    return image
+
+
+def network_input(image: Image.Image | np.ndarray | None, source: str) -> np.ndarray | None:
+    """The 28×28 input made from ``image``, shown enlarged; None when there is nothing to read."""
+    st.markdown("**What the network sees**")
+    if image is None:
+        st.caption("The 28×28 input appears here.")
+        return None
+    try:
+        x = preprocess(image)  # (28, 28, 1) float32
+    except EmptySketch as exc:
+        if source == "upload":
+            message = str(exc)
+            st.warning(message[0].upper() + message[1:] + ".", icon=":material/image_search:")
+        else:
+            st.caption("The 28×28 input appears here.")
+        return None
+    except SketchError as exc:
+        show_error(exc)
+        return None
+    st.image(to_display(x, scale=6), width=28 * 6, output_format="PNG")
+    st.caption(
+        "28×28: cropped to the ink, fitted in 20×20, centred by mass — as MNIST digits were made."
+    )
+    return x
+
+
+def answer(x: np.ndarray | None, choice: ModelChoice, hint: str) -> None:
+    """The network's answer for ``x``: the digit, how sure it is, the ten probabilities."""
+    if x is None:
+        st.info(hint, icon=":material/draw:")
+        return
+    try:
+        probs = classify(model_for(choice.key), x)
+    except ValueError as exc:  # a damaged or foreign .keras file
+        show_error(f"This model cannot be used: {exc}")
+        return
+    order = np.argsort(probs)[::-1]
+    digit, runner_up = int(order[0]), int(order[1])
+    unsure = is_unsure(probs)
+    st.metric(
+        "Prediction",
+        digit,
+        f"{probs[digit]:.1%} {'— unsure' if unsure else 'confident'}",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    if unsure:
+        st.warning(
+            f"The network is unsure: no digit gets half of its belief. Its best guess is "
+            f"**{digit}** ({probs[digit]:.1%}), then **{runner_up}** ({probs[runner_up]:.1%}). "
+            "A larger, centred digit with a thicker stroke reads better.",
+            icon=":material/help:",
+        )
+    st.altair_chart(probability_chart(probs), width="stretch")
+    st.caption(f"Runner-up: {runner_up} ({probs[runner_up]:.1%}).")

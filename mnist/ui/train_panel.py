@@ -1,0 +1,296 @@
+"""The Training page's parts: the settings form, Start/Stop, and the live panel of one run."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist import runs
+from mnist.charts import live_batch_chart, live_epoch_chart, metrics_frames
+from mnist.config import OPTIMIZERS, REFERENCES, SCHEDULES
+from mnist.forms import all_train_images, train_form, train_from_form
+from mnist.ui.drafts import Draft
+from mnist.ui.state import (
+    TRAIN_CONFIG,
+    TRAIN_ERROR,
+    get_model_config,
+    get_train_config,
+    model_error,
+    set_model_config,
+    set_train_config,
+    train_error,
+)
+from mnist.ui.widgets import show_error
+
+WATCHED = "train.run"  # the run this session watches
+TAIL = "train.tail"  # its MetricsTail
+STARTING = "train.starting"  # a run this session started whose worker has not reported yet
+START_TOKEN = "train.start_token"  # changes with every start: a stale click starts nothing
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
+MAX_EPOCHS = 50
+MAX_VALIDATION = 10_000
+MAX_PATIENCE = 20
+STATE_ICONS = {
+    "queued": ":material/hourglass_top:",
+    "running": ":material/sync:",
+    "stopping": ":material/pause:",
+    "done": ":material/check_circle:",
+    "stopped": ":material/stop_circle:",
+    "failed": ":material/error:",
+}
+
+
+def _draft() -> Draft:
+    return Draft("train", lambda: train_form(get_train_config()))
+
+
+def _edited() -> None:
+    """A setting changed: the draft is the session's training config now, or says why not."""
+    try:
+        config = train_from_form(_draft().values)
+    except ValueError as exc:
+        st.session_state[TRAIN_ERROR] = str(exc)
+    else:
+        st.session_state[TRAIN_CONFIG] = config
+        st.session_state[TRAIN_ERROR] = None
+
+
+def settings_form() -> None:
+    """Every training setting, as the draft holds it; what Start will run."""
+    draft = _draft()
+    _, preset = get_model_config()
+    with st.expander("Hyper-parameters", expanded=True, icon=":material/tune:"):
+        st.caption(f"Model: **{preset or 'custom'}** (set on the Model page).")
+        c1, c2, c3 = st.columns(3)
+        c1.slider(
+            "Epochs", 1, max(MAX_EPOCHS, draft["epochs"]), **draft.bind("epochs", then=_edited)
+        )
+        c2.select_slider(
+            "Batch size",
+            sorted({*BATCH_SIZES, draft["batch_size"]}),
+            help="Images per gradient step.",
+            **draft.bind("batch_size", then=_edited),
+        )
+        c3.select_slider(
+            "Learning rate (log scale)",
+            sorted({*LEARNING_RATES, draft["learning_rate"]}),
+            format_func=lambda r: f"{r:g}",
+            help="The size of each step down the loss; with a cosine schedule, the first step's.",
+            **draft.bind("learning_rate", then=_edited),
+        )
+        c1.selectbox(
+            "Optimizer",
+            OPTIMIZERS,
+            help="adam (the codelab's), adamw (Adam with weight decay), rmsprop, "
+            "or sgd with Nesterov momentum 0.9.",
+            **draft.bind("optimizer", then=_edited),
+        )
+        c2.selectbox(
+            "Learning-rate schedule",
+            SCHEDULES,
+            help="constant, or cosine: decays to 0 over the planned training steps.",
+            **draft.bind("lr_schedule", then=_edited),
+        )
+        c3.toggle(
+            "Augmentation (rotate, shift, zoom)",
+            help="Random rotation ±10°, shift ±10 % and zoom ±10 % of each training image.",
+            **draft.bind("augment", then=_edited),
+        )
+        all_train = all_train_images(draft["validation_size"])
+        size = min(draft["train_size"] or all_train, all_train)
+        low = min(100, size)
+        c1.slider(
+            "Training images",
+            low,
+            all_train,
+            step=100,
+            help="A stratified subset of the training images; the maximum uses them all.",
+            **draft.bind("train_size", shown=size, then=_edited),
+        )
+        c2.slider(
+            "Validation images",
+            0,
+            max(MAX_VALIDATION, draft["validation_size"]),
+            step=500,
+            help="Held out of the 60,000 training images for val_loss / val_accuracy.",
+            **draft.bind("validation_size", then=_edited),
+        )
+        c3.number_input(
+            "Seed",
+            0,
+            2**31 - 1,
+            help="The same seed and settings train the same model again.",
+            **draft.bind("seed", then=_edited),
+        )
+        c1.number_input(
+            "Early stopping patience (epochs, 0 = off)",
+            0,
+            max(MAX_PATIENCE, draft["early_stopping"]),
+            help="Stop when val_loss has not improved for this many epochs; "
+            "the best epoch's weights are kept.",
+            **draft.bind("early_stopping", then=_edited),
+        )
+    if model_error():
+        show_error(
+            f"The model on the Model page cannot be built: {model_error()} "
+            "Fix it there (or pick a preset) to train."
+        )
+    if train_error():
+        show_error(f"These settings cannot be trained: {train_error()}")
+
+
+def watched_run(all_runs: list[runs.Run]) -> runs.Run | None:
+    """The run this session watches; a new session re-attaches to a live run, else the newest."""
+    by_id = {r.run_id: r for r in all_runs}
+    watched = st.session_state.get(WATCHED)
+    if watched not in by_id:  # a new session, or a deleted run
+        live = [r for r in all_runs if r.is_live]
+        watched = (live[0] if live else all_runs[0]).run_id if all_runs else None
+        st.session_state[WATCHED] = watched
+    return by_id.get(watched)
+
+
+def _starting() -> bool:
+    """Whether the run this session started last has not reported its worker yet."""
+    run_id = st.session_state.get(STARTING)
+    if not run_id:
+        return False
+    try:
+        status = runs.find_run(run_id).status
+    except runs.RunError:
+        status = {}
+    if status and not runs.worker_reported(status) and status.get("state") in runs.LIVE_STATES:
+        return True
+    st.session_state[STARTING] = None
+    return False
+
+
+def _start(token: int) -> None:
+    # A second click before the page showed the first run (a stale token), or while that
+    # run's worker is still starting, starts nothing more.
+    if token != st.session_state.get(START_TOKEN, 0) or _starting():
+        return
+    st.session_state[START_TOKEN] = token + 1
+    model, preset = get_model_config()
+    try:
+        train = train_from_form(_draft().values)  # exactly what the form shows
+        if model_error():
+            raise ValueError(model_error())
+        path = runs.start_run(model, train, preset)
+    except (OSError, runs.RunError, ValueError) as exc:
+        st.session_state[TRAIN_ERROR] = f"Could not start the run: {exc}"
+        return
+    st.session_state[WATCHED] = st.session_state[STARTING] = path.name
+    st.session_state.pop(TAIL, None)
+    st.toast(f"Run {path.name} started.", icon=":material/play_arrow:")
+
+
+def _stop(run_id: str) -> None:
+    try:
+        runs.request_stop(runs.find_run(run_id).path)
+    except runs.RunError as exc:
+        st.session_state[TRAIN_ERROR] = str(exc)
+
+
+def start_stop(run: runs.Run | None) -> None:
+    """Start (disabled while the settings are invalid or a start is under way); Stop."""
+    st.session_state.setdefault(START_TOKEN, 0)
+    starting = _starting()
+    left, right, _ = st.columns([1, 1, 3])
+    left.button(
+        "Starting…" if starting else "Start training",
+        type="primary",
+        icon=":material/play_arrow:",
+        on_click=_start,
+        args=(st.session_state[START_TOKEN],),
+        disabled=starting or bool(model_error() or train_error()),
+        width="stretch",
+    )
+    if run is not None and run.is_live:
+        right.button(
+            "Stop", icon=":material/stop:", on_click=_stop, args=(run.run_id,), width="stretch"
+        )
+
+
+def use_settings(run_id: str) -> None:
+    """Make a run's model and training settings this session's (the Model and Training pages)."""
+    try:
+        config = runs.find_run(run_id).config
+    except runs.RunError as exc:
+        st.session_state[TRAIN_ERROR] = str(exc)
+        return
+    set_model_config(config.model, config.preset)
+    set_train_config(config.train)
+    st.toast(f"The Model and Training pages now hold run {run_id}'s settings.")
+
+
+def _charts(tail: runs.MetricsTail) -> None:
+    batches, epochs = metrics_frames(tail.batches, tail.epochs)
+    if batches.empty:
+        st.info("The charts appear with the first batch.", icon=":material/hourglass_top:")
+        return
+    a, b = st.columns(2)
+    a.markdown("**Per batch** (onBatchEnd) — running mean within each epoch")
+    a.vega_lite_chart(spec=live_batch_chart(batches, "loss"), width="stretch")
+    b.markdown("&nbsp;")
+    b.vega_lite_chart(spec=live_batch_chart(batches, "accuracy"), width="stretch")
+    if not epochs.empty:
+        a, b = st.columns(2)
+        a.markdown("**Per epoch** (onEpochEnd)")
+        a.vega_lite_chart(spec=live_epoch_chart(epochs, "loss"), width="stretch")
+        b.markdown("&nbsp;")
+        refs = [(label, value) for label, value, _ in REFERENCES]
+        b.vega_lite_chart(spec=live_epoch_chart(epochs, "accuracy", refs), width="stretch")
+        b.caption(" · ".join(f"{label}: {source}" for label, _, source in REFERENCES))
+
+
+def _panel(run_id: str, interval: float | None) -> None:
+    try:
+        run = runs.find_run(run_id)
+    except runs.RunError as exc:
+        show_error(exc)
+        return
+    tail = st.session_state.get(TAIL)
+    if tail is None or tail.run_dir != run.path:
+        tail = st.session_state[TAIL] = runs.MetricsTail(run.path)
+    tail.poll()
+    heading, action = st.columns([4, 1], vertical_alignment="bottom")
+    heading.markdown(f"#### {STATE_ICONS.get(run.state, '')} Run {run.run_id} — {run.state}")
+    action.button(
+        "Use these settings",
+        icon=":material/settings_backup_restore:",
+        on_click=use_settings,
+        args=(run.run_id,),
+        help="Load this run's model and training settings into the Model and Training pages.",
+        key="train.reuse",
+    )
+    st.caption(
+        f"**{run.config.preset or 'custom'}** model · {run.config.train.describe()}",
+        help="The settings this run was started with (the form above is for the next run).",
+    )
+    fraction, text = runs.progress(run.status)
+    st.progress(fraction, text=text)
+    if run.state == runs.FAILED:
+        show_error(f"The run failed: {run.status.get('error')}")
+    elif run.state in (runs.DONE, runs.STOPPED) and run.status.get("test_accuracy") is not None:
+        st.success(
+            f"Test accuracy on the 10,000 test images: **{run.status['test_accuracy']:.2%}**",
+            icon=":material/verified:",
+        )
+    _charts(tail)
+    # Rerun the whole page when what it shows outside this panel changes: the run ended
+    # (history, Stop), its worker reported (Start), or it needs another refresh rate.
+    if interval is not None and (
+        runs.watch_interval(run.status) != interval
+        or (st.session_state.get(STARTING) == run_id and not _starting())
+    ):
+        st.rerun()
+
+
+def run_panel(run: runs.Run | None) -> None:
+    """The watched run's state, progress and live charts, re-read while it is live."""
+    if run is None:
+        st.info("No runs yet: press **Start training** to train the model from the Model page.")
+        return
+    interval = runs.watch_interval(run.status)
+    st.fragment(run_every=interval)(_panel)(run.run_id, interval)
