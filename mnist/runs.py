@@ -454,8 +454,7 @@ def history_row(run: Run) -> dict:
     train = run.config.train
     status = run.status
     return {
-        "run": run.run_id,
-        "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.config.created)),
+        "run": run.run_id,  # starts with the date and time it was created
         "status": run.state,
         "preset": run.config.preset or "custom",
         "test accuracy": status.get("test_accuracy"),

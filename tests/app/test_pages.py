@@ -258,3 +258,26 @@ def test_a_damaged_run_model_gets_a_message_not_a_traceback(
         at.run()
     assert not at.exception, at.exception
     assert any("This model cannot be used" in e.value for e in at.error)
+
+
+def test_sketch_page_says_when_the_network_is_unsure(runs_dir, codelab_model, tiny_train):
+    import keras
+
+    # A model that gives every digit 10 %: its best guess is a guess.
+    path = runs.create_run(codelab_model, tiny_train)
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(),
+         keras.layers.Dense(10, activation="softmax", kernel_initializer="zeros")]
+    )  # fmt: skip
+    model.save(path / runs.MODEL)
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": 0})
+    at = open_page("sketch")
+    at.session_state["selected_run"] = path.name
+    at.session_state["sketch.canvas.0"] = _canvas_drawing(
+        lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
+    )
+    at.run()
+    assert not at.exception, at.exception
+    metric = next(m for m in at.metric if m.label == "Prediction")
+    assert "unsure" in metric.proto.delta
+    assert any("The network is unsure" in w.value for w in at.warning)

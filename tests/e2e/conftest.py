@@ -8,6 +8,7 @@ screenshot and the server log in `artifacts/e2e/`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -169,3 +170,107 @@ def open_page(pg, server: Server, path: str = "") -> None:
 
 def exceptions(pg) -> list[str]:
     return [e.inner_text() for e in pg.locator("[data-testid='stException']").all()]
+
+
+# -- what a person does and reads on the pages -------------------------------------------------
+HEADING = re.compile(r"Run (\d{8}-\d{6}-[0-9a-f]{4}) — (\w+)")
+
+
+def go(pg, title: str) -> None:
+    """Switch page with the sidebar, as a person would (same session)."""
+    pg.locator("[data-testid='stSidebarNavLink']").filter(has_text=title).click()
+    pg.wait_for_function(
+        "t => document.querySelector('h1') && document.querySelector('h1').innerText === t",
+        arg={"Overview": "MNIST CNN Studio", "Sketch": "Sketch a digit"}.get(title, title),
+    )
+    wait_idle(pg)
+
+
+def wait_until(predicate, timeout: float = 120, what: str = "a condition", interval=0.25):
+    """Poll ``predicate`` until it is truthy (returned); fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def run_heading(pg, timeout: float = 60) -> tuple[str, str]:
+    """(run id, state) from the Training page's run heading, once it shows."""
+    locator = pg.locator("h4").filter(has_text="Run ")
+    locator.first.wait_for(timeout=timeout * 1000)
+    match = HEADING.search(locator.first.inner_text())
+    assert match, locator.first.inner_text()
+    return match.group(1), match.group(2)
+
+
+def progress_step(pg) -> int:
+    """Training steps done, read off the progress line (epoch e/n · batch b/B)."""
+    bar = pg.locator("[data-testid='stProgress']")
+    if not bar.count():
+        return 0
+    text = bar.first.inner_text()
+    e = re.search(r"epoch (\d+)/\d+", text)
+    b = re.search(r"batch (\d+)/(\d+)", text)
+    return (int(e.group(1)) - 1) * int(b.group(2)) + int(b.group(1)) if e and b else 0
+
+
+def wait_state(server, run_id: str, states: tuple[str, ...], timeout: float = 300):
+    from mnist import runs
+
+    return wait_until(
+        lambda: (run := runs.find_run(run_id, server.runs_dir)).state in states and run,
+        timeout,
+        f"run {run_id} to reach {states}",
+    )
+
+
+def run_ids(server) -> set[str]:
+    from mnist import runs
+
+    return {r.run_id for r in runs.list_runs(server.runs_dir)[0]}
+
+
+def click_start(pg, server) -> str:
+    """Press Start on the open Training page; the new run's id once the page shows it."""
+    before = run_ids(server)
+    pg.get_by_role("button", name="Start training").click()
+    new = wait_until(lambda: run_ids(server) - before, 60, "Start to create a run")
+    (run_id,) = new
+    pg.locator("h4").filter(has_text=run_id).first.wait_for(timeout=60_000)
+    return run_id
+
+
+def slider(pg, label: str):
+    """The range input of the (first visible) slider called ``label``."""
+    handle = f"input[type='range'][aria-label='{label}']"
+    box = pg.locator("[data-testid='stSlider']").filter(visible=True).filter(has=pg.locator(handle))
+    return box.first.locator(handle)
+
+
+def slider_value(pg, label: str) -> str:
+    return slider(pg, label).get_attribute("aria-valuetext")
+
+
+def set_slider(pg, label: str, key: str, presses: int = 1) -> None:
+    """Move a slider with the keyboard (``key``: ArrowLeft, ArrowRight, Home, End)."""
+    handle = slider(pg, label)
+    handle.focus()
+    for _ in range(presses):
+        pg.keyboard.press(key)
+    wait_idle(pg)
+
+
+def stop_all_runs(server) -> None:
+    """Ask every live run to stop and wait until none is live (tests clean up after themselves)."""
+    from mnist import runs
+
+    for run in runs.list_runs(server.runs_dir)[0]:
+        runs.request_stop(run.path)
+    wait_until(
+        lambda: not [r for r in runs.list_runs(server.runs_dir)[0] if r.is_live],
+        300,
+        "every run to end",
+    )

@@ -52,10 +52,12 @@ def stroke(page, points, steps: int = 6) -> None:
 
 
 def prediction(page, previous: str | None = None, timeout: float = 30) -> str:
+    """The Prediction shown in the open tab, once it differs from ``previous``."""
     metric = page.locator("[data-testid='stMetric']").filter(has_text="Prediction")
+    metric = metric.filter(visible=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if metric.count():
+        if metric.count() == 1:
             value = metric.locator("[data-testid='stMetricValue']").inner_text().strip()
             if value != previous:
                 return value
@@ -79,7 +81,8 @@ def test_sketch_mouse_strokes_are_classified_and_clear_empties(page, server):
     assert prediction(page) == "7"
     page.get_by_role("button", name="Clear").click()
     wait_idle(page)
-    assert page.locator("[data-testid='stMetric']").filter(has_text="Prediction").count() == 0
+    shown = page.locator("[data-testid='stMetric']").filter(has_text="Prediction")
+    assert shown.filter(visible=True).count() == 0
     # A small 0 off-centre, in the top-left corner.
     stroke(page, circle(70, 80, 35))
     assert prediction(page) == "0"

@@ -12,61 +12,21 @@ from PIL import Image, ImageDraw
 from mnist import runs
 from mnist.config import PRESETS
 from mnist.models import build_model
-from tests.e2e.conftest import exceptions, open_page, wait_idle
+from tests.e2e.conftest import (
+    click_start,
+    exceptions,
+    go,
+    open_page,
+    progress_step,
+    run_heading,
+    set_slider,
+    wait_idle,
+    wait_state,
+    wait_until,
+)
 from tests.e2e.test_browser import prediction, stroke
 
 pytestmark = pytest.mark.e2e
-HEADING = re.compile(r"Run (\d{8}-\d{6}-[0-9a-f]{4}) — (\w+)")
-
-
-def go(page, title: str) -> None:
-    """Switch page with the sidebar, as a person would (same session)."""
-    page.locator("[data-testid='stSidebarNavLink']").filter(has_text=title).click()
-    page.wait_for_function(
-        "t => document.querySelector('h1') && document.querySelector('h1').innerText === t",
-        arg={"Overview": "MNIST CNN Studio", "Sketch": "Sketch a digit"}.get(title, title),
-    )
-    wait_idle(page)
-
-
-def run_heading(page, timeout: float = 60) -> tuple[str, str]:
-    """(run id, state) from the Training page's run heading, once it shows."""
-    locator = page.locator("h4").filter(has_text="Run ")
-    locator.first.wait_for(timeout=timeout * 1000)
-    match = HEADING.search(locator.first.inner_text())
-    assert match, locator.first.inner_text()
-    return match.group(1), match.group(2)
-
-
-def progress_step(page) -> int:
-    """Training steps done, read off the progress line (epoch e/n · batch b/B)."""
-    text = page.locator("[data-testid='stProgress']").first.inner_text()
-    e = re.search(r"epoch (\d+)/\d+", text)
-    b = re.search(r"batch (\d+)/(\d+)", text)
-    return (int(e.group(1)) - 1) * int(b.group(2)) + int(b.group(1)) if e and b else 0
-
-
-def wait_state(server, run_id: str, states: tuple[str, ...], timeout: float = 240) -> runs.Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = runs.find_run(run_id, server.runs_dir)
-        if run.state in states:
-            return run
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} never reached {states}")
-
-
-def click_start(page, server) -> str:
-    """Press Start on the open Training page; the new run's id once the page shows it."""
-    before = {r.run_id for r in runs.list_runs(server.runs_dir)[0]}
-    page.get_by_role("button", name="Start training").click()
-    deadline = time.monotonic() + 60
-    while not (new := {r.run_id for r in runs.list_runs(server.runs_dir)[0]} - before):
-        assert time.monotonic() < deadline, "Start created no run"
-        time.sleep(0.2)
-    (run_id,) = new
-    page.locator("h4").filter(has_text=run_id).first.wait_for(timeout=60_000)
-    return run_id
 
 
 def start_run(page, server) -> str:
@@ -75,45 +35,55 @@ def start_run(page, server) -> str:
 
 
 def test_training_survives_sliders_page_switches_reloads_and_a_second_tab(page, server):
-    run_id = start_run(page, server)
-    wait_state(server, run_id, (runs.RUNNING,), timeout=120)
+    """Nothing here needs the run to be live at any moment: on a machine fast enough to
+    finish it before the test looks, every check still holds (issue 10)."""
+    open_page(page, server, "train")
+    set_slider(page, "Epochs", "End")  # 50 epochs of every image: minutes on a CPU
+    set_slider(page, "Training images", "End")
+    run_id = click_start(page, server)
+    first = wait_until(lambda: progress_step(page), 120, "the first batch on the page")
     # Move a slider: only the settings for the next run change.
-    page.get_by_role("slider").first.focus()
-    page.keyboard.press("ArrowLeft")
-    wait_idle(page)
+    set_slider(page, "Epochs", "ArrowLeft")
     go(page, "Data")
     go(page, "Model")
     go(page, "Training")
     assert run_heading(page)[0] == run_id
-    first = progress_step(page)
     page.reload()
     wait_idle(page)
     assert run_heading(page)[0] == run_id  # a new session re-attaches from disk
     second_tab = page.context.new_page()
     open_page(second_tab, server, "train")
     assert run_heading(second_tab)[0] == run_id
-    run = wait_state(server, run_id, runs.FINAL_STATES)
-    assert run.state == runs.DONE, run.status
-    # Both tabs saw the run grow and end; the history shows its test accuracy.
+    # The run went on meanwhile: the page shows more steps (or the run is over).
+    wait_until(
+        lambda: (
+            progress_step(second_tab) > first or not runs.find_run(run_id, server.runs_dir).is_live
+        ),
+        120,
+        "the run to progress",
+    )
+    if runs.find_run(run_id, server.runs_dir).is_live:
+        second_tab.get_by_role("button", name="Stop", exact=True).click()
+    run = wait_state(server, run_id, (runs.DONE, runs.STOPPED, runs.FAILED))
+    assert run.state in (runs.DONE, runs.STOPPED), run.status
+    assert run.model_path is not None
+    # Both tabs see the run end, with its test accuracy, without a click.
     for tab in (page, second_tab):
-        tab.locator("h4").filter(has_text="— done").first.wait_for(timeout=30_000)
-        assert progress_step(tab) > first
-        tab.get_by_text("Test accuracy on the 10,000 test images").wait_for()
+        tab.locator("h4").filter(has_text=f"— {run.state}").first.wait_for(timeout=60_000)
+        shown = tab.get_by_text("Test accuracy on the 10,000 test images").first
+        shown.wait_for(timeout=60_000)
+        assert f"{run.status['test_accuracy']:.2%}" in shown.inner_text()
         assert exceptions(tab) == []
-        shown = tab.get_by_text("Test accuracy on the 10,000 test images").first.inner_text()
-        assert f"{run.status['test_accuracy']:.2%}" in shown
+    second_tab.close()
 
 
 def test_stop_ends_the_run_and_its_model_serves_the_sketch_page(page, server):
     open_page(page, server, "train")
-    epochs = page.get_by_role("slider").first
-    epochs.focus()
-    page.keyboard.press("End")  # 50 epochs: far longer than the test waits
-    wait_idle(page)
+    set_slider(page, "Epochs", "End")  # 50 epochs of every image: minutes on a CPU
+    set_slider(page, "Training images", "End")
     run_id = click_start(page, server)
-    wait_state(server, run_id, (runs.RUNNING,), timeout=120)
-    time.sleep(2)
-    page.get_by_role("button", name="Stop").click()
+    wait_until(lambda: progress_step(page), 120, "the first batch on the page")
+    page.get_by_role("button", name="Stop", exact=True).click()
     asked = time.monotonic()
     run = wait_state(server, run_id, (runs.STOPPED, runs.FAILED, runs.DONE), timeout=60)
     print(f"stopped {time.monotonic() - asked:.1f} s after the click")
@@ -136,7 +106,8 @@ def test_stop_ends_the_run_and_its_model_serves_the_sketch_page(page, server):
 
 def test_confusion_matrix_cell_click_shows_its_images(page, server):
     open_page(page, server, "evaluate")
-    chart = page.locator("[data-testid='stVegaLiteChart']").first
+    column = page.locator("[data-testid='stColumn']").filter(has_text="Confusion matrix")
+    chart = column.locator("[data-testid='stVegaLiteChart']").first
     chart.wait_for()
     box = chart.bounding_box()
     # The heatmap fills the chart below the top axis: click well inside it.
@@ -150,16 +121,45 @@ def test_confusion_matrix_cell_click_shows_its_images(page, server):
     assert exceptions(page) == []
 
 
-def test_an_uploaded_png_is_classified(page, server, tmp_path):
+def visible_alerts(page) -> list[str]:
+    return [a.inner_text() for a in page.locator("[data-testid='stAlert']").all() if a.is_visible()]
+
+
+def test_uploads_are_classified_or_get_one_plain_message_and_the_drawing_stays(
+    page, server, tmp_path
+):
     image = Image.new("L", (300, 300), 255)  # a scan: dark ink on white paper
     ImageDraw.Draw(image).line([(150, 40), (150, 260)], fill=0, width=24)
-    path = Path(tmp_path) / "one.png"
-    image.save(path)
+    one = Path(tmp_path) / "one.png"
+    image.save(one)
+    blank = Path(tmp_path) / "blank.png"
+    Image.new("RGB", (300, 300), "white").save(blank)
+    text = Path(tmp_path) / "not_an_image.png"
+    text.write_text("a text file, renamed")
     open_page(page, server, "sketch")
-    page.locator("[data-testid='stButtonGroup'] button").filter(has_text="Upload an image").click()
+    stroke(page, [(60, 50), (220, 50)])
+    stroke(page, [(220, 50), (120, 250)])
+    assert prediction(page) == "7"
+    page.get_by_role("tab", name="Upload an image").click()
+    upload = page.locator("input[type='file']")
+    upload.set_input_files(str(text))
+    message = "not_an_image.png is not an image this app can read: use a PNG or JPEG file"
+    page.get_by_text(message).wait_for(timeout=30_000)
     wait_idle(page)
-    page.locator("input[type='file']").set_input_files(str(path))
+    assert not [a for a in visible_alerts(page) if "image:" in a or "PIL" in a]
+    upload.set_input_files(str(blank))
+    page.get_by_text("No digit found: the image is blank").wait_for(timeout=30_000)
+    wait_idle(page)
+    assert not [a for a in visible_alerts(page) if "Draw a digit on the black square" in a]
+    upload.set_input_files(str(one))
     assert prediction(page) == "1"
+    # Back to drawing: the 7 is still there, and still a 7.
+    page.get_by_role("tab", name="Draw").click()
+    wait_idle(page)
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Prediction")
+    shown = [m.inner_text() for m in metric.all() if m.is_visible()]
+    assert len(shown) == 1 and "\n7\n" in f"\n{shown[0]}\n", shown
+    assert exceptions(page) == []
 
 
 def test_two_users_keep_their_own_selections(browser, server):

@@ -99,3 +99,35 @@ def test_thin_keeps_at_most_max_points_and_the_newest_step():
     thinned = thin(frame, max_points=100)
     assert len(thinned) <= 101 and thinned["step"].iloc[-1] == 1000
     assert thin(frame.iloc[:50], max_points=100).equals(frame.iloc[:50])
+
+
+def test_a_one_batch_run_draws_a_point_with_readable_ticks():
+    batches, _ = metrics_frames([{"step": 1, "epoch": 1, "loss": 2.328623, "accuracy": 0.1}], [])
+    for metric, fmt in (("loss", ".3~r"), ("accuracy", ".3~%")):
+        spec = batch_chart(batches, metric).to_dict()
+        line, newest = spec["layer"]
+        assert line["encoding"]["y"]["axis"]["format"] == fmt  # 2.33, not 2.328623
+        assert newest["mark"]["type"] == "point"  # a line of one row draws nothing
+
+
+def test_overlay_of_runs_formats_accuracy_ticks():
+    frame = pd.DataFrame(
+        [
+            {"run": "a", "epoch": 1, "val_accuracy": 0.568},
+            {"run": "b", "epoch": 1, "val_accuracy": 0.6},
+        ]
+    )
+    spec = charts.runs_overlay_chart(frame).to_dict()
+    assert spec["encoding"]["y"]["axis"]["format"] == ".3~%"  # 56.8%, not 0.568000
+    assert spec["encoding"]["x"]["axis"]["format"] == "d"
+
+
+def test_class_errors_bars_start_at_zero():
+    """87 % and 99 % recall used to draw bars of one length (a 0–100 % bar per row)."""
+    support = [100] * 10
+    wrong = [13, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    spec = charts.class_errors_chart(support, wrong).to_dict()
+    bars = spec["layer"][0]
+    assert "scale" not in bars["encoding"]["y"] or bars["encoding"]["y"]["scale"].get("zero", True)
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert [r["share"] for r in rows][:2] == [0.13, 0.01]

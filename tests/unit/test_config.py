@@ -388,3 +388,15 @@ def test_codelab_preset_matches_the_codelab():
 def test_wrong_types_are_value_errors_too(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_train_config_describes_itself_for_people():
+    assert PRESETS["codelab"].train.describe() == (
+        "5,500 training + 1,000 validation images · 10 epochs of batch 512 · "
+        "adam, learning rate 0.001 · no augmentation · seed 0"
+    )
+    best = PRESETS["best"].train.describe()
+    assert best.startswith("55,000 training + 5,000 validation images")
+    assert "cosine decay" in best and "augmented" in best
+    patient = TrainConfig(epochs=1, early_stopping=3).describe()
+    assert "1 epoch of batch" in patient and "early stopping (patience 3)" in patient

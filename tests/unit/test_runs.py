@@ -280,3 +280,81 @@ def test_slot_order_follows_creation_time_not_the_random_suffix(
 )
 def test_clock_formats_progress_times(seconds, text):
     assert runs.clock(seconds) == text
+
+
+# ---------------------------------------------------------------------------------------------
+# How often a watching page refreshes, what the history shows
+
+
+@pytest.mark.parametrize(
+    ("status", "seconds"),
+    [
+        ({"state": runs.QUEUED, "pid": None}, runs.WATCH_SECONDS_YOUNG),  # the worker starts
+        ({"state": runs.QUEUED, "pid": 7, "message": "waiting"}, runs.WATCH_SECONDS),  # queued
+        ({"state": runs.RUNNING, "pid": 7}, runs.WATCH_SECONDS_YOUNG),  # loading data
+        ({"state": runs.RUNNING, "pid": 7, "elapsed": 2.0, "eta_seconds": 900}, 0.5),  # young
+        ({"state": runs.RUNNING, "pid": 7, "elapsed": 3.0, "eta_seconds": 1.0}, 0.5),  # short
+        ({"state": runs.RUNNING, "pid": 7, "elapsed": 30.0, "eta_seconds": 900}, 3.0),  # long
+        ({"state": runs.STOPPING, "pid": 7, "elapsed": 30.0, "eta_seconds": 90}, 3.0),
+        ({"state": runs.DONE, "pid": 7, "elapsed": 3.0}, None),  # over: no refresh
+        ({"state": runs.FAILED}, None),
+    ],
+)
+def test_watch_interval(status, seconds):
+    assert runs.watch_interval(status) == seconds
+    assert runs.WATCH_SECONDS_YOUNG < runs.WATCH_SECONDS
+
+
+def test_a_short_run_is_watched_closely_from_start_to_end():
+    # The codelab preset trained for 3.7 s here: every refresh of it is a young one.
+    for elapsed in (0.1, 1.0, 3.6):
+        status = {"state": runs.RUNNING, "pid": 1, "elapsed": elapsed, "eta_seconds": 3.7 - elapsed}
+        assert runs.watch_interval(status) == runs.WATCH_SECONDS_YOUNG
+
+
+def test_progress_of_a_run_whose_worker_has_not_started():
+    assert runs.progress({"state": runs.QUEUED, "pid": None}) == (
+        0.0,
+        "starting the worker process",
+    )
+    waiting = {"state": runs.QUEUED, "pid": 3, "message": "waiting for another run to finish"}
+    assert runs.progress(waiting) == (0.0, "waiting for another run to finish")
+
+
+def test_history_row_tells_runs_apart_and_leaves_unknowns_empty(runs_dir, codelab_model):
+    fast = runs.create_run(codelab_model, TrainConfig(learning_rate=0.1, optimizer="sgd"))
+    slow = runs.create_run(codelab_model, TrainConfig(learning_rate=1e-4, validation_size=0))
+    a, b = (runs.history_row(runs.load_run(p)) for p in (fast, slow))
+    assert (a["learning rate"], a["optimizer"], a["validation"]) == (0.1, "sgd", 5_000)
+    assert (b["learning rate"], b["optimizer"], b["validation"]) == (1e-4, "adam", 0)
+    assert a["train images"] == 55_000 and b["train images"] == 60_000
+    assert a["status"] == runs.QUEUED
+    assert a["test accuracy"] is None and a["seconds"] is None  # blank cells, not text
+
+
+def test_status_writer_is_the_workers_and_reports_its_pid(tmp_path):
+    writer = runs.StatusWriter(tmp_path)
+    writer.start()
+    try:
+        status = runs.read_json(tmp_path / runs.STATUS)
+        assert status["pid"] == os.getpid() and runs.worker_reported(status)
+        assert status["state"] == runs.QUEUED
+        assert not runs.worker_reported({"state": runs.QUEUED, "pid": None})
+    finally:
+        writer.close()
+
+
+def test_a_format_1_config_opens_with_the_optimiser_in_training(tmp_path):
+    """models/default.json records the bundled model's config as format 1 wrote it."""
+    from mnist import DEFAULT_MODEL
+    from mnist.config import PRESETS
+
+    old = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["config"]
+    assert "format_version" not in old and "optimizer" in old["model"]
+    config = runs.RunConfig.from_dict(old)
+    assert config.model == PRESETS["best"].model
+    assert config.train == PRESETS["best"].train
+    assert runs.RunConfig.from_dict(config.to_dict()) == config
+    assert config.to_dict()["format_version"] == runs.CONFIG_FORMAT
+    with pytest.raises(ValueError, match="newer than this version"):
+        runs.RunConfig.from_dict({**config.to_dict(), "format_version": runs.CONFIG_FORMAT + 1})

@@ -432,3 +432,9 @@ def test_a_boolean_mask_is_a_drawing():
     mask[20:80, 45:55] = True
     out = preprocess(mask)
     assert out.max() == pytest.approx(1.0, abs=0.01)
+
+
+def test_an_answer_is_unsure_below_half_of_the_probability():
+    assert sketch.is_unsure(np.array([0.269, 0.2] + [0.531 / 8] * 8))
+    assert not sketch.is_unsure(np.array([0.5] + [0.5 / 9] * 9))
+    assert sketch.is_unsure(np.full(10, 0.1))  # a guess: every digit alike

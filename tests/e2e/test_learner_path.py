@@ -1,0 +1,360 @@
+"""The learner's path, click by click, in Chromium: presets, the editor, Start, the history.
+
+Each test checks what the page shows against an independent source: the preset configs,
+the Keras model built from them, the run folders on disk. AppTest passed while these flows
+crashed the real page (issue 18), so they are tested here, in a browser.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+
+import pytest
+
+from mnist import runs
+from mnist.config import PRESETS, ConvBlock, ModelConfig, TrainConfig
+from mnist.models import build_model
+from tests.e2e.conftest import (
+    click_start,
+    exceptions,
+    go,
+    open_page,
+    run_heading,
+    run_ids,
+    set_slider,
+    slider_value,
+    stop_all_runs,
+    wait_idle,
+    wait_state,
+    wait_until,
+)
+
+pytestmark = pytest.mark.e2e
+TITLES = {p.title: name for name, p in PRESETS.items()}
+
+
+def params(config: ModelConfig) -> str:
+    return f"{build_model(config).count_params():,}"
+
+
+def shown_params(page) -> str:
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Parameters").first
+    return metric.locator("[data-testid='stMetricValue']").inner_text()
+
+
+def picked(page) -> list[str]:
+    """The highlighted option(s) of the preset control."""
+    buttons = page.locator("[data-testid='stButtonGroup'] button[aria-checked='true']")
+    return [b.inner_text().strip() for b in buttons.all()]
+
+
+def click_preset(page, title: str) -> None:
+    page.locator("[data-testid='stButtonGroup'] button").filter(has_text=title).click()
+    wait_idle(page)
+
+
+def editor_shows(page, config: ModelConfig) -> dict:
+    """What the editor's widgets show for block 1 and the head, next to ``config``'s values."""
+    first: ConvBlock = config.conv_blocks[0]
+    tabs = [t.inner_text() for t in page.get_by_role("tab").all()]
+    toggle = page.get_by_label("Batch normalisation", exact=True).filter(visible=True).first
+    dense = page.get_by_label("Dense units", exact=True).input_value()
+    return {
+        "blocks": (slider_value(page, "Conv blocks"), str(len(config.conv_blocks))),
+        "tabs": (tabs, [f"Block {i + 1}" for i in range(len(config.conv_blocks))]),
+        "filters": (slider_value(page, "Filters"), str(first.filters)),
+        "kernel": (slider_value(page, "Kernel size"), str(first.kernel_size)),
+        "batch norm": (toggle.is_checked(), first.batch_norm),
+        "dense": (dense, ", ".join(map(str, config.dense_units))),
+        "dropout": (
+            slider_value(page, "Dropout before softmax"),
+            f"{config.dense_dropout:.2f}",
+        ),
+    }
+
+
+def assert_editor_shows(page, config: ModelConfig) -> None:
+    shown = editor_shows(page, config)
+    wrong = {k: v for k, v in shown.items() if v[0] != v[1]}
+    assert not wrong, wrong
+
+
+def test_every_preset_in_every_order_sets_the_picker_the_editor_and_the_model(page, server):
+    open_page(page, server, "model")
+    assert picked(page) == ["Codelab"]
+    orders = list(itertools.permutations(TITLES))
+    for order in orders:
+        for title in order:
+            click_preset(page, title)
+            preset = PRESETS[TITLES[title]]
+            assert exceptions(page) == [], (order, title)
+            assert picked(page) == [title], (order, title)
+            assert shown_params(page) == params(preset.model), (order, title)
+            assert_editor_shows(page, preset.model)
+            assert page.get_by_text(preset.description).is_visible()
+    # The same preset twice in a row stays picked (a second click used to un-highlight it).
+    click_preset(page, orders[-1][-1])
+    assert picked(page) == [orders[-1][-1]]
+    # A reload is a new session: the codelab preset, in the picker and the editor.
+    page.reload()
+    wait_idle(page)
+    assert picked(page) == ["Codelab"]
+    assert_editor_shows(page, PRESETS["codelab"].model)
+
+
+def test_an_edit_makes_the_model_custom_and_one_click_restores_a_preset(page, server):
+    open_page(page, server, "model")
+    click_preset(page, "Best")
+    click_preset(page, "Codelab")
+    # One step of the first block's stride, with Codelab picked: the codelab model, edited.
+    page.get_by_label("Stride", exact=True).filter(visible=True).first.fill("2")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    codelab = PRESETS["codelab"].model
+    strided = dataclasses.replace(
+        codelab,
+        conv_blocks=(dataclasses.replace(codelab.conv_blocks[0], stride=2),)
+        + codelab.conv_blocks[1:],
+    )
+    assert shown_params(page) == params(strided)  # nothing of Best's leaked into the edit
+    assert picked(page) == ["Custom"]
+    assert page.get_by_text("Your own model").is_visible()
+    go(page, "Training")
+    assert page.get_by_text("Model: custom").is_visible()
+    go(page, "Model")
+    assert picked(page) == ["Custom"] and shown_params(page) == params(strided)
+    click_preset(page, "Codelab")  # one click is enough
+    assert picked(page) == ["Codelab"] and shown_params(page) == params(codelab)
+    assert_editor_shows(page, codelab)
+    go(page, "Training")
+    assert page.get_by_text("Model: codelab").is_visible()
+    go(page, "Model")
+    click_preset(page, "Custom")  # the codelab model, now called custom
+    assert picked(page) == ["Custom"] and page.get_by_text("Your own model").is_visible()
+    assert shown_params(page) == params(codelab)
+    go(page, "Training")
+    assert page.get_by_text("Model: custom").is_visible()
+    assert exceptions(page) == []
+
+
+def test_an_invalid_edit_stays_on_screen_and_training_waits_for_a_valid_model(page, server):
+    open_page(page, server, "model")
+    dense = page.get_by_label("Dense units", exact=True)
+    dense.fill("12a")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    error = page.locator("[data-testid='stAlert']").filter(has_text="cannot be built")
+    assert "dense units must be whole numbers" in error.inner_text()
+    assert shown_params(page) == params(PRESETS["codelab"].model)  # the last valid model
+    go(page, "Training")
+    assert page.get_by_text("The model on the Model page cannot be built").is_visible()
+    assert page.get_by_role("button", name="Start training").is_disabled()
+    go(page, "Model")
+    assert dense.input_value() == "12a"  # what the person typed, still shown
+    dense.fill("64")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    assert not page.get_by_text("cannot be built").count()
+    with_dense = dataclasses.replace(PRESETS["codelab"].model, dense_units=(64,))
+    assert shown_params(page) == params(with_dense)
+    go(page, "Training")
+    assert page.get_by_role("button", name="Start training").is_enabled()
+
+
+def _settings_on_screen(page) -> dict:
+    return {
+        "epochs": int(slider_value(page, "Epochs")),
+        "train_size": int(slider_value(page, "Training images")),
+        "validation_size": int(slider_value(page, "Validation images")),
+        "early_stopping": int(
+            page.get_by_label("Early stopping patience (epochs, 0 = off)", exact=True).input_value()
+        ),
+    }
+
+
+def test_start_runs_what_the_form_shows_and_never_what_it_does_not(page, server):
+    open_page(page, server, "train")
+    set_slider(page, "Epochs", "Home")  # 1 epoch
+    set_slider(page, "Validation images", "Home")  # 0
+    patience = page.get_by_label("Early stopping patience (epochs, 0 = off)", exact=True)
+    patience.fill("2")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    assert page.get_by_text("early stopping watches val_loss").is_visible()
+    start = page.get_by_role("button", name="Start training")
+    assert start.is_disabled()
+    set_slider(page, "Training images", "Home")  # still invalid: Start stays disabled
+    assert start.is_disabled()
+    patience.fill("0")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    assert start.is_enabled() and not page.get_by_text("early stopping watches").count()
+    shown = _settings_on_screen(page)
+    run_id = click_start(page, server)
+    train = runs.find_run(run_id, server.runs_dir).config.train
+    assert {k: getattr(train, k) for k in shown} == shown
+    assert shown == {"epochs": 1, "train_size": 100, "validation_size": 0, "early_stopping": 0}
+    wait_state(server, run_id, runs.FINAL_STATES)
+
+
+@pytest.mark.parametrize("how", ["double-click", "two clicks 0.3 s apart"])
+def test_two_quick_clicks_on_start_start_one_run(page, server, how):
+    open_page(page, server, "train")
+    set_slider(page, "Epochs", "Home")
+    set_slider(page, "Training images", "Home")
+    before = run_ids(server)
+    start = page.get_by_role("button", name="Start training")
+    if how == "double-click":
+        start.dblclick()
+    else:
+        start.click()
+        time.sleep(0.3)
+        page.locator("[data-testid='stButton'] button").filter(has_text="Start").first.click(
+            force=True, no_wait_after=True
+        )
+    new = wait_until(lambda: run_ids(server) - before, 60, "a run")
+    (run_id,) = new
+    wait_state(server, run_id, runs.FINAL_STATES)
+    wait_idle(page)
+    assert run_ids(server) - before == {run_id}
+    # Once the run is under way, Start starts the next one.
+    page.get_by_role("button", name="Start training").wait_for()
+    assert page.get_by_role("button", name="Start training").is_enabled()
+
+
+def _make_finished_run(server, epochs: int) -> str:
+    """A finished run folder (no model), as the worker would leave it; returns its id."""
+    path = runs.create_run(
+        PRESETS["codelab"].model, TrainConfig(epochs=epochs), "codelab", server.runs_dir
+    )
+    status = {"state": runs.DONE, "pid": None, "heartbeat": time.time(), "epoch": epochs}
+    runs.write_json_atomic(path / runs.STATUS, {**status, "test_accuracy": 0.5 + epochs / 100})
+    time.sleep(0.01)  # distinct creation times: the history's order is certain
+    return path.name
+
+
+def _select_row(page, row: int) -> None:
+    grid = page.locator("[data-testid='stDataFrame']").last
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 35 * (row - 1) + 17)
+    wait_idle(page)
+
+
+def test_delete_removes_the_chosen_run_and_selects_nothing_else(page, server):
+    stop_all_runs(server)
+    ids = [_make_finished_run(server, epochs) for epochs in (1, 2, 3)]
+    open_page(page, server, "train")
+    newest_first = sorted(ids, key=lambda i: runs.find_run(i, server.runs_dir).config.created)
+    newest_first.reverse()
+    _select_row(page, 1)
+    delete = page.get_by_role("button", name="Delete 1 run")
+    delete.click()
+    wait_until(lambda: newest_first[0] not in run_ids(server), 30, "the deletion")
+    wait_idle(page)
+    # Nothing is selected now, so no Delete button waits for a second click.
+    assert page.get_by_role("button", name="Delete 1 run").count() == 0
+    assert {newest_first[1], newest_first[2]} <= run_ids(server)
+    assert exceptions(page) == []
+
+
+def test_history_tells_runs_apart(page, server):
+    a = runs.create_run(
+        PRESETS["codelab"].model, TrainConfig(learning_rate=0.1, optimizer="sgd"), None,
+        server.runs_dir,
+    )  # fmt: skip
+    open_page(page, server, "train")
+    grid = page.locator("[data-testid='stDataFrame']").last
+    grid.scroll_into_view_if_needed()
+    # The grid draws the columns in view: read them, scrolled to the left and to the right.
+    headers, cells = set(), []
+    for end in ("0", "e.scrollWidth"):
+        grid.locator(".dvn-scroller").first.evaluate(f"e => {{ e.scrollLeft = {end}; }}")
+        time.sleep(0.5)
+        headers |= set(grid.locator("th").all_inner_texts())
+        cells += grid.locator("td").all_inner_texts()
+    for column in ("status", "optimizer", "learning rate", "schedule", "validation", "seed"):
+        assert column in headers, headers
+    assert "sgd" in cells and "0.1" in cells
+    # A queued run's unknown figures are blank cells, not the text "None".
+    assert "None" not in cells, cells
+    runs.request_stop(a)
+
+
+def test_the_learning_rate_slider_is_in_order(page, server):
+    open_page(page, server, "train")
+    set_slider(page, "Learning rate (log scale)", "Home")
+    seen = [float(slider_value(page, "Learning rate (log scale)"))]
+    for _ in range(7):
+        set_slider(page, "Learning rate (log scale)", "ArrowRight")
+        seen.append(float(slider_value(page, "Learning rate (log scale)")))
+    stops = sorted(dict.fromkeys(seen))
+    assert seen[: len(stops)] == stops  # every step to the right is a larger rate
+    assert stops[0] == 1e-4 and 1e-3 in stops and stops[-1] == 0.1
+
+
+def test_after_a_reload_the_panel_shows_the_watched_runs_own_settings(page, server):
+    stop_all_runs(server)
+    open_page(page, server, "train")
+    set_slider(page, "Epochs", "End")
+    set_slider(page, "Training images", "End")
+    run_id = click_start(page, server)
+    page.reload()
+    wait_idle(page)
+    assert run_heading(page)[0] == run_id
+    settings = runs.find_run(run_id, server.runs_dir).config.train.describe()
+    caption = page.locator("[data-testid='stCaptionContainer']").filter(has_text="seed ")
+    assert settings in caption.first.inner_text()
+    assert slider_value(page, "Training images") == "5500"  # the form: this session's next run
+    assert "59,000 training" in settings
+    stop_all_runs(server)
+
+
+def test_a_page_load_asks_no_host_but_the_apps(page, server):
+    hosts: set[str] = set()
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2]) if "://" in r.url else None)
+    for path in ("", "data", "model", "train", "evaluate", "sketch"):
+        open_page(page, server, path)
+    assert hosts == {server.url.split("/")[2]}
+
+
+def test_model_diagram_text_is_legible_for_every_preset(page, server):
+    open_page(page, server, "model")
+    for title in TITLES:
+        click_preset(page, title)
+        svg = page.locator("[data-testid='stGraphVizChart'] svg").first
+        heights = svg.locator("text").evaluate_all(
+            "ts => ts.map(t => t.getBoundingClientRect().height)"
+        )
+        assert heights and min(heights) >= 11, (title, min(heights))
+        box = svg.bounding_box()
+        main = page.locator("[data-testid='stMain']").bounding_box()
+        assert box["x"] + box["width"] <= main["x"] + main["width"], title  # not cut off
+
+
+def test_evaluate_per_class_table_fits_and_follows_a_deleted_run(page, server, tmp_path):
+    import keras
+
+    # A run with a model (a tiny one, saved as the worker would), selected in the history.
+    path = runs.create_run(PRESETS["codelab"].model, TrainConfig(), "codelab", server.runs_dir)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    model.save(path / runs.MODEL)
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "pid": None, "heartbeat": 0})
+    open_page(page, server, "train")
+    _select_row(page, 1)
+    page.get_by_role("button", name="Use for Evaluate and Sketch").click()
+    wait_idle(page)
+    go(page, "Evaluate")
+    assert page.get_by_text(f"run {path.name}").first.is_visible()
+    grid = page.locator("[data-testid='stDataFrame']").first
+    overflow = grid.locator(".dvn-scroller").first.evaluate("e => e.scrollWidth - e.clientWidth")
+    assert overflow <= 0  # every column, "wrong" included, fits
+    runs.delete_run(path)  # as another tab would
+    warning = page.get_by_text(f"Run {path.name} no longer exists")
+    warning.wait_for(timeout=30_000)  # no click needed
+    assert page.get_by_text("Model: **the bundled default model**").count() == 0
+    assert page.get_by_text("the bundled default model").first.is_visible()
+    assert exceptions(page) == []
