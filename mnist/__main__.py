@@ -275,7 +275,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     path = _model_path(args)
     model = _load(path)
     dataset = mnist_data.load()
-    result = evaluate_model(model, dataset.test_images, dataset.test_labels)
+    try:
+        result = evaluate_model(model, dataset.test_images, dataset.test_labels)
+    except ValueError as exc:  # a diverged model's NaN outputs
+        raise CliError(f"{path}: {exc}", 1) from None
     if args.json:
         print(json.dumps({"model": str(path), **result.to_dict()}))
         return 0
@@ -303,7 +306,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from mnist.sketch import SketchError, classify, open_image, preprocess
 
-    model = _load(_model_path(args))
+    path = _model_path(args)
+    model = _load(path)
     failed = 0
     for name in args.images:
         try:
@@ -315,7 +319,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 message = f"{name}: {message}"
             print(f"{PROG} predict: error: {message}", file=sys.stderr, flush=True)
             continue
-        probs = classify(model, x)
+        try:
+            probs = classify(model, x)
+        except ValueError as exc:  # the model, not the image: no other image will do better
+            raise CliError(f"{path}: {exc}", 1) from None
         digit = int(probs.argmax())
         print(
             json.dumps(

@@ -143,13 +143,30 @@ def evaluate_predictions(y_true: np.ndarray, probabilities: np.ndarray) -> Evalu
     )
 
 
+NOT_FINITE = (
+    "the model's outputs are not finite numbers (NaN or infinite): its weights diverged "
+    "in training, so it cannot be used"
+)
+
+
+def check_probabilities(probs: np.ndarray) -> np.ndarray:
+    """``probs`` if every value is finite, else ``ValueError`` with a plain sentence."""
+    if not np.isfinite(probs).all():
+        raise ValueError(NOT_FINITE)
+    return probs
+
+
 def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """(N, 28, 28) uint8 images → (N, 10) float32 probabilities, in batches."""
+    """(N, 28, 28) uint8 images → (N, 10) float32 probabilities, in batches.
+
+    ``ValueError`` if the model gives NaN or infinite outputs (a diverged model).
+    """
     out = []
     for start in range(0, len(images), batch_size):
         x = to_model_input(images[start : start + batch_size])
         out.append(np.asarray(model(x, training=False), dtype=np.float32))
-    return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
+    probs = np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
+    return check_probabilities(probs)
 
 
 def evaluate_model(model, images: np.ndarray, labels: np.ndarray) -> Evaluation:

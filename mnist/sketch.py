@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mnist import IMAGE_SIDE, NUM_CLASSES
+from mnist.evaluation import check_probabilities
 
 DIGIT_BOX = 20  # MNIST digits were fitted in 20×20 and centred by mass in 28×28
 INK_LEVEL = 0.2  # a pixel counts as ink above this fraction of full intensity (0–1)
@@ -162,4 +163,4 @@ def classify(model, x: np.ndarray) -> np.ndarray:
     probs = np.asarray(model.predict_on_batch(x[np.newaxis]), dtype=np.float32)[0]
     if probs.shape != (NUM_CLASSES,):
         raise ValueError(f"the model returned shape {probs.shape}, expected ({NUM_CLASSES},)")
-    return probs
+    return check_probabilities(probs)

@@ -54,7 +54,7 @@ def compile_for_training(
     model.compile(
         optimizer=make_optimizer(train, total_steps),
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        metrics=["accuracy", NonFinite().watch(model.weights)],
     )
     return model
 
@@ -71,7 +71,7 @@ class MetricsRecorder(keras.callbacks.Callback):
     """Append per-batch and per-epoch metrics to ``metrics.jsonl``; honour stop requests.
 
     Per-batch ``loss``/``accuracy`` are Keras's running means over the epoch so far.
-    A non-finite loss stops training and is reported in ``self.diverged``.
+    A non-finite value is written as null (``DivergenceGuard`` decides what it means).
     """
 
     def __init__(
@@ -95,7 +95,6 @@ class MetricsRecorder(keras.callbacks.Callback):
         self.train_samples = train_samples
         self.stop_requested = stop_requested
         self.report = report
-        self.diverged: str | None = None
         self.stopped_by_request = False
         self._fh = None
         self._step = 0
@@ -193,13 +192,7 @@ class MetricsRecorder(keras.callbacks.Callback):
             elapsed=record["elapsed"],
             eta_seconds=record["eta_seconds"],
         )
-        if loss is None:
-            self.diverged = (
-                f"the loss became {logs.get('loss')} at epoch {self._epoch}, batch {batch + 1}: "
-                "training diverged; try a lower learning rate"
-            )
-            self.model.stop_training = True
-        elif self.stop_requested():
+        if self.stop_requested():
             self.stopped_by_request = True
             self.status.update(force=True, state=runs.STOPPING)
             self.model.stop_training = True
@@ -238,6 +231,87 @@ class MetricsRecorder(keras.callbacks.Callback):
         if self._fh:
             self._fh.close()
             self._fh = None
+
+
+NONFINITE = "nonfinite"  # the metric counting non-finite numbers (logs["nonfinite"])
+
+
+@keras.saving.register_keras_serializable(package="mnist")
+class NonFinite(keras.metrics.Metric):
+    """How many non-finite numbers training has made so far this epoch: NaN or infinite
+    output values, plus one for each step after which a watched weight is not finite.
+
+    Computed inside the compiled train step (after the step's weight update), so it costs
+    one sum per weight tensor, nothing in Python. It catches divergence the loss hides:
+    whether the cross-entropy's clip turns a NaN probability into NaN or into a finite
+    ln 10, and whether ReLU and max-pooling pass a NaN on or drop it, depends on the CPU.
+    """
+
+    def __init__(self, name: str = NONFINITE, **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        self.watched: list = []  # weights to check after each step (``watch``)
+
+    def watch(self, weights: list) -> NonFinite:
+        self.watched = list(weights)
+        return self
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        bad = keras.ops.sum(
+            keras.ops.cast(keras.ops.logical_not(keras.ops.isfinite(y_pred)), self.count.dtype)
+        )
+        if self.watched:
+            # A sum is NaN or infinite if any of its terms is (or if it overflows: then
+            # the weights are absurd anyway).
+            total = keras.ops.sum(
+                keras.ops.stack([keras.ops.sum(keras.ops.cast(w, "float32")) for w in self.watched])
+            )
+            bad = bad + keras.ops.cast(keras.ops.logical_not(keras.ops.isfinite(total)), bad.dtype)
+        self.count.assign_add(bad)
+
+    def result(self):
+        return self.count
+
+    def reset_state(self) -> None:
+        self.count.assign(0.0)
+
+
+def weights_finite(model: keras.Model) -> bool:
+    """Whether every weight of ``model`` is a finite number."""
+    return all(np.isfinite(np.asarray(w)).all() for w in model.weights)
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop at the batch where training diverges: a non-finite loss or model output, or
+    (checked after each epoch) a non-finite weight. The reason is in ``self.diverged``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.diverged: str | None = None
+        self._epoch = 1
+
+    def _stop(self, what: str, where: str) -> None:
+        self.diverged = (
+            f"training diverged at {where}: {what}; try a lower learning rate "
+            "(or batch normalisation)"
+        )
+        self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        logs = logs or {}
+        where = f"epoch {self._epoch}, batch {batch + 1}"
+        loss = logs.get("loss")
+        if loss is None or not math.isfinite(float(loss)):
+            self._stop(f"the loss became {loss}", where)
+        elif float(logs.get(NONFINITE, 0.0)) != 0.0:
+            self._stop("the model's weights or outputs became NaN or infinite", where)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if self.diverged is None and not weights_finite(self.model):
+            self._stop("its weights became NaN or infinite", f"epoch {epoch + 1}")
 
 
 class EpochTensorBoard(keras.callbacks.TensorBoard):
@@ -418,8 +492,10 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
         stop_requested=stop,
         report=report,
     )
+    guard = DivergenceGuard()
     callbacks: list[keras.callbacks.Callback] = [
         recorder,
+        guard,
         EpochTensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False),
     ]
     if tc.early_stopping:
@@ -445,12 +521,14 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
         shuffle=False,
     )  # the dataset shuffles itself
     train_seconds = time.perf_counter() - t0
-    if recorder.diverged:
+    if guard.diverged is None and not weights_finite(model):  # stopped mid-epoch, say
+        guard.diverged = "training diverged: the weights became NaN or infinite"
+    if guard.diverged:
         status.update(
             force=True,
             state=runs.FAILED,
             finished=time.time(),
-            error=recorder.diverged,
+            error=guard.diverged,
             train_seconds=round(train_seconds, 2),
         )
         return

@@ -281,3 +281,34 @@ def test_sketch_page_says_when_the_network_is_unsure(runs_dir, codelab_model, ti
     metric = next(m for m in at.metric if m.label == "Prediction")
     assert "unsure" in metric.proto.delta
     assert any("The network is unsure" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("name", ["evaluate", "sketch"])
+def test_a_diverged_run_model_gets_a_message_not_a_json_error(
+    name, runs_dir, codelab_model, tiny_train
+):
+    import keras
+    import numpy as np
+
+    path = runs.create_run(codelab_model, tiny_train)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.layers[-1].bias.assign(np.full(10, np.nan, dtype="float32"))
+    model.save(path / runs.MODEL)
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": 0})
+    at = open_page(name)
+    at.session_state["selected_run"] = path.name
+    at.run()
+    if name == "sketch":
+        at.session_state["sketch.canvas.0"] = _canvas_drawing(
+            lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
+        )
+        at.run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any("outputs are not finite numbers" in e for e in errors), errors

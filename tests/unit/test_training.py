@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mnist import runs, training
-from mnist.config import TrainConfig
+from mnist.config import ConvBlock, ModelConfig, TrainConfig
 from mnist.models import load_model
 from tests.conftest import read_lines, wait_for
 
@@ -97,37 +97,109 @@ def test_stop_while_queued_ends_without_training(runs_dir, codelab_model, tiny_t
     assert not (path / runs.METRICS).exists() and not (path / runs.MODEL).exists()
 
 
-def test_nan_loss_fails_the_run_with_a_reason(runs_dir, tiny_train):
-    recorder = training.MetricsRecorder(
-        runs_dir,
-        runs.StatusWriter(runs_dir),
-        epochs=1,
-        steps_per_epoch=3,
-        batch_size=10,
-        train_samples=30,
-        stop_requested=lambda: False,
-    )
-    runs_dir.mkdir()
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+def _guard_on(model: keras.Model) -> training.DivergenceGuard:
+    guard = training.DivergenceGuard()
     model.stop_training = False  # as Model.fit sets it
-    recorder.set_model(model)
-    recorder.on_train_begin()
-    recorder.on_epoch_begin(0)
-    recorder.on_train_batch_end(0, {"loss": 0.5, "accuracy": 0.1})
-    assert not recorder.model.stop_training and recorder.diverged is None
-    recorder.on_train_batch_end(1, {"loss": float("nan"), "accuracy": 0.1})
-    recorder.on_train_end()
-    assert recorder.model.stop_training
-    assert "epoch 1, batch 2" in recorder.diverged and "lower learning rate" in recorder.diverged
-    lines = read_lines(runs_dir / runs.METRICS)
-    assert lines[-1]["loss"] is None  # NaN is stored as null: the file stays valid JSON
+    guard.set_model(model)
+    guard.on_epoch_begin(0)
+    return guard
 
 
-def test_nan_loss_ends_the_run_failed_without_a_model(
+def test_a_nan_loss_stops_training_with_the_epoch_batch_and_a_remedy():
+    guard = _guard_on(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    guard.on_train_batch_end(0, {"loss": 0.5, training.NONFINITE: 0.0})
+    assert not guard.model.stop_training and guard.diverged is None
+    guard.on_train_batch_end(1, {"loss": float("nan"), training.NONFINITE: 0.0})
+    assert guard.model.stop_training
+    assert "epoch 1, batch 2" in guard.diverged and "lower learning rate" in guard.diverged
+
+
+def test_nan_outputs_stop_training_even_when_the_loss_looks_finite():
+    """The cross-entropy clips probabilities: on some CPUs a NaN comes out as ln 10."""
+    guard = _guard_on(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    guard.on_train_batch_end(0, {"loss": 2.302585, training.NONFINITE: 40.0})
+    assert guard.model.stop_training
+    assert (
+        "weights or outputs became NaN" in guard.diverged and "epoch 1, batch 1" in guard.diverged
+    )
+
+
+def test_nonfinite_metric_counts_nan_and_infinite_outputs_and_weights():
+    metric = training.NonFinite()
+    metric.update_state(np.zeros(3), np.array([[0.5, np.nan], [np.inf, 0.1], [0.2, 0.8]]))
+    assert float(metric.result()) == 2.0
+    metric.reset_state()
+    assert float(metric.result()) == 0.0
+    weight = keras.Variable(np.ones((3, 3), dtype="float32"))
+    metric.watch([weight, keras.Variable(np.zeros(2, dtype="float32"))])
+    metric.update_state(np.zeros(1), np.array([[0.5, 0.5]]))
+    assert float(metric.result()) == 0.0
+    weight.assign(np.array([[1, 2, 3], [4, np.nan, 6], [7, 8, 9]], dtype="float32"))
+    metric.update_state(np.zeros(1), np.array([[0.5, 0.5]]))
+    assert float(metric.result()) == 1.0
+
+
+def _diverging(monkeypatch, poison) -> None:
+    """Make every run's model diverge the way ``poison(model)`` says, whatever the CPU."""
+    real = training.build_model
+
+    def build(config):
+        model = real(config)
+        poison(model)
+        return model
+
+    monkeypatch.setattr(training, "build_model", build)
+
+
+def _nan_bias(model):
+    bias = model.get_layer("probabilities").bias
+    bias.assign(np.full(bias.shape, np.nan, dtype="float32"))
+
+
+def _nan_first_kernel(model):
+    kernel = model.get_layer("conv1").kernel
+    values = np.asarray(kernel).copy()
+    values[0, 0, 0, 0] = np.nan
+    kernel.assign(values)
+
+
+@pytest.mark.parametrize("poison", [_nan_bias, _nan_first_kernel], ids=["bias", "first-kernel"])
+def test_a_nan_weight_ends_the_run_failed_at_the_first_batch_without_a_model(
+    runs_dir, codelab_model, tiny_train, monkeypatch, poison
+):
+    _diverging(monkeypatch, poison)
+    path = runs.create_run(codelab_model, dataclasses.replace(tiny_train, epochs=3))
+    status = training.execute(path)
+    assert status["state"] == runs.FAILED
+    assert "training diverged at epoch 1, batch 1" in status["error"], status["error"]
+    assert "lower learning rate" in status["error"]
+    assert not (path / runs.MODEL).exists() and not (path / runs.EVALUATION).exists()
+    batches = [r for r in read_lines(path / runs.METRICS) if r["type"] == "batch"]
+    assert len(batches) == 1  # it stopped at that batch, not at the end
+
+
+def test_an_absurd_learning_rate_ends_the_run_failed(runs_dir):
+    # Deep ReLU layers multiply a huge step's effect: at the largest rate the config allows,
+    # SGD overflows the activations within a few batches.
+    deep = ModelConfig(
+        conv_blocks=(ConvBlock(filters=8, kernel_size=3),), dense_units=(256, 256, 256, 256)
+    )
+    train = TrainConfig(
+        epochs=2, batch_size=32, train_size=640, validation_size=100, optimizer="sgd",
+        learning_rate=10.0,
+    )  # fmt: skip
+    path = runs.create_run(deep, train)
+    status = training.execute(path)
+    assert status["state"] == runs.FAILED, status
+    assert "training diverged" in status["error"] and "lower learning rate" in status["error"]
+    assert not (path / runs.MODEL).exists()
+
+
+def test_poisoned_batches_end_the_run_failed_without_a_model(
     runs_dir, codelab_model, tiny_train, monkeypatch
 ):
-    # Poison the training batches (an infinite pixel), as a diverged model would poison its
-    # weights: the first loss is NaN.
+    # An infinite pixel in every training batch: the outputs are NaN from the first batch,
+    # whether or not the CPU's clip lets the loss show it.
     make_dataset = training.make_dataset
 
     def poisoned(images, labels, batch_size, **kwargs):
@@ -140,7 +212,7 @@ def test_nan_loss_ends_the_run_failed_without_a_model(
     path = runs.create_run(codelab_model, dataclasses.replace(tiny_train, epochs=3))
     status = training.execute(path)
     assert status["state"] == runs.FAILED
-    assert "training diverged" in status["error"] and "epoch 1, batch 1" in status["error"]
+    assert "training diverged at epoch 1, batch 1" in status["error"], status["error"]
     assert not (path / runs.MODEL).exists()
 
 
