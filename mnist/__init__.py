@@ -18,5 +18,14 @@ INPUT_SHAPE = (IMAGE_SIDE, IMAGE_SIDE, 1)  # (H, W, C): one grayscale channel
 TRAIN_IMAGES = 60_000  # MNIST's training set; the validation images are held out of it
 TEST_IMAGES = 10_000
 
+
+
+def _bundled(name: str) -> Path:
+    """A file of the repository's models/ folder, installed as mnist/bundled/ by pip."""
+    here = Path(__file__).resolve().parent
+    installed = here / "bundled" / name
+    return installed if installed.exists() else here.parent / "models" / name
+
+
 # The bundled model the dashboard and the CLI use until a run is selected (see models/README.md).
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.keras"
+DEFAULT_MODEL = _bundled("default.keras")

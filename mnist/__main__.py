@@ -1,6 +1,7 @@
-"""Command line: ``python -m mnist train | evaluate | predict | info``.
+"""Command line: ``mnist train | evaluate | predict | info | runs`` (or ``python -m mnist …``).
 
-Bad flags, files or values end in one line on stderr and a non-zero exit, never a traceback.
+Bad flags, files or values end in one line on stderr and a non-zero exit, never a traceback,
+and everything that can be checked is checked before TensorFlow loads (a few seconds).
 Exit status: 0 success, 1 a failure (a failed run, an unreadable image), 2 bad usage,
 3 a training run stopped on request (its model is still saved), 130 interrupted.
 """
@@ -9,15 +10,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
+import shlex
 import sys
 import time
 from pathlib import Path
 
-from mnist import DEFAULT_MODEL, runs
+from mnist import DEFAULT_MODEL, __version__, runs
 from mnist import data as mnist_data
-from mnist.config import PRESETS, TrainConfig
+from mnist.config import OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
 
-PROG = "python -m mnist"
+PROG = "mnist" if Path(sys.argv[0]).name == "mnist" else "python -m mnist"
+HELP_WIDTH = 100  # --help is the same on every terminal, so the README can show it
+EXIT = {"ok": 0, "failed": 1, "usage": 2, "stopped": 3, "interrupted": 130}
 
 
 class CliError(Exception):
@@ -29,6 +35,13 @@ class CliError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault(
+            "formatter_class",
+            lambda prog: argparse.HelpFormatter(prog, width=HELP_WIDTH, max_help_position=32),
+        )
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, not usage + error
         raise CliError(f"{message} (see {self.prog} --help)")
 
@@ -52,6 +65,13 @@ _positive_int = _int_at_least(1)
 _nonneg_int = _int_at_least(0)
 
 
+def _seed(text: str) -> int:
+    """A seed: a whole number, or ``random`` for a fresh one (recorded in config.json)."""
+    if text == "random":
+        return secrets.randbelow(2**31)
+    return _nonneg_int(text)
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -62,74 +82,198 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _preset_values(field: str, show=str) -> str:
+    """Each preset's value of a training field, for the help: "codelab 10, fast 3, best 15"."""
+    values = []
+    for name, preset in PRESETS.items():
+        value = getattr(preset.train, field)
+        values.append(f"{name} {show(value)}")
+    return ", ".join(values)
+
+
 def build_parser() -> Parser:
-    parser = Parser(prog=PROG, description="MNIST CNN Studio from the command line.")
+    parser = Parser(
+        prog=PROG,
+        description="MNIST CNN Studio from the command line: train, evaluate and use CNNs "
+        "for handwritten digits, with the same code as the dashboard.",
+        epilog="Exit status: 0 success, 1 failure, 2 bad usage, 3 run stopped on request, "
+        "130 interrupted. Errors are one line on stderr.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__} (mnist-cnn-studio)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    train = sub.add_parser("train", help="train a model in a new run folder (the worker)")
+    train = sub.add_parser(
+        "train",
+        help="train a model in a new run folder",
+        description="Train a CNN in a new run folder (runs/<id>/): progress on the terminal, "
+        "then the test accuracy. Unset options take the preset's values. Ctrl-C, SIGTERM or a "
+        "STOP file in the run folder stops at the next batch and still saves the model.",
+    )
     train.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         default="fast",
-        help="model and training defaults to start from (default: fast)",
+        help="the model and training to start from (default: fast)",
     )
-    train.add_argument("--epochs", type=_positive_int)
-    train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--learning-rate", type=_positive_float)
-    train.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"])
     train.add_argument(
-        "--train-size", type=_positive_int, help="train on a stratified subset of this many images"
+        "--epochs",
+        type=_positive_int,
+        metavar="N",
+        help=f"passes over the training images (default: {_preset_values('epochs')})",
     )
-    train.add_argument("--validation-size", type=_nonneg_int)
-    train.add_argument("--seed", type=_nonneg_int)
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help=f"images per training step (default: {_preset_values('batch_size')})",
+    )
+    train.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        help="adam, adamw, rmsprop, or sgd with Nesterov momentum 0.9 (default: adam)",
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        metavar="X",
+        help="the (peak) learning rate "
+        f"(default: {_preset_values('learning_rate', '{:g}'.format)})",
+    )
+    train.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="constant, or cosine decay to 0 over the run "
+        f"(default: {_preset_values('lr_schedule')})",
+    )
+    train.add_argument(
+        "--train-size",
+        type=_positive_int,
+        metavar="N",
+        help="train on a stratified subset of this many images (default: "
+        f"{_preset_values('train_size', lambda n: n or 'all')}; all: every image not held "
+        "out for validation)",
+    )
+    train.add_argument(
+        "--validation-size",
+        type=_nonneg_int,
+        metavar="N",
+        help="training images held out for val_loss / val_accuracy "
+        f"(default: {_preset_values('validation_size')})",
+    )
+    train.add_argument(
+        "--seed",
+        type=_seed,
+        metavar="N|random",
+        help="seed of the split, shuffling, initial weights and augmentation; the same seed "
+        "and settings train the same model (default: 0; 'random' draws a fresh one, recorded "
+        "in config.json)",
+    )
     train.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="random rotation, shift and zoom while training",
+        help="random rotation ±10°, shift ±10 %% and zoom ±10 %% of each training image "
+        "(default: best only)",
     )
-    train.add_argument("--early-stopping", type=_nonneg_int, metavar="PATIENCE")
-    train.add_argument("--runs-dir", help="where run folders go (default: $MNIST_RUNS_DIR or runs)")
+    train.add_argument(
+        "--early-stopping",
+        type=_nonneg_int,
+        metavar="PATIENCE",
+        help="stop when val_loss has not improved for PATIENCE epochs; the model keeps the "
+        "best epoch's weights (default: 0, off)",
+    )
+    train.add_argument(
+        "--runs-dir",
+        metavar="DIR",
+        help="where run folders go (default: $MNIST_RUNS_DIR, else ./runs)",
+    )
     train.add_argument(
         "--max-runs",
         type=_positive_int,
-        help="runs allowed to train at once in this runs folder (default: 1)",
+        metavar="N",
+        help="runs allowed to train at once in the runs folder; the others wait, queued "
+        "(default: $MNIST_MAX_RUNS, else 1)",
     )
-    train.add_argument("--run-dir", help="train an existing run folder (what the dashboard starts)")
     train.add_argument(
-        "--json", action="store_true", help="progress to stderr; last stdout line is a JSON summary"
+        "--run-dir",
+        metavar="DIR",
+        help="train a queued run folder the dashboard created, instead of a new one",
     )
     train.add_argument(
         "--export",
-        metavar="PATH",
-        help="when done, also write the model without optimizer state to PATH and its summary "
-        "beside it (.json): how models/default.keras is made",
+        metavar="PATH.keras",
+        help="when the run is done, also write its model without optimizer state to PATH.keras "
+        "and a summary beside it (PATH.json): how models/default.keras is made",
+    )
+    train.add_argument(
+        "--json",
+        action="store_true",
+        help="progress to stderr; the last line on stdout is a JSON summary",
     )
 
-    evaluate = sub.add_parser("evaluate", help="test accuracy, per-class table, confusion matrix")
-    source = evaluate.add_mutually_exclusive_group()
-    source.add_argument("--model", help=f"a .keras file (default: {_rel(DEFAULT_MODEL)})")
-    source.add_argument("--run", metavar="ID", help="the model of this run")
-    evaluate.add_argument("--runs-dir")
-    evaluate.add_argument("--json", action="store_true")
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="test accuracy, per-class table, confusion matrix",
+        description="Score a model on the 10,000 MNIST test images.",
+    )
+    _model_options(evaluate)
+    evaluate.add_argument(
+        "--json", action="store_true", help="one JSON object instead of the tables"
+    )
 
-    predict = sub.add_parser("predict", help="classify image files: one JSON line per image")
-    predict.add_argument("images", nargs="+", metavar="IMAGE")
-    psource = predict.add_mutually_exclusive_group()
-    psource.add_argument("--model", help=f"a .keras file (default: {_rel(DEFAULT_MODEL)})")
-    psource.add_argument("--run", metavar="ID", help="the model of this run")
-    predict.add_argument("--runs-dir")
+    predict = sub.add_parser(
+        "predict",
+        help="classify image files: one JSON line per image",
+        description="Classify photos or drawings of digits, each preprocessed as MNIST was "
+        "made. One JSON line per image; an unreadable one gets a line on stderr.",
+    )
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, … files")
+    _model_options(predict)
 
-    info = sub.add_parser("info", help="dataset summary: counts per class, checksum status")
-    info.add_argument("--json", action="store_true")
+    info = sub.add_parser(
+        "info",
+        help="dataset summary: counts per class, checksum status",
+        description="The MNIST data in use: where it is read from, checksums, counts.",
+    )
+    info.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+
+    runs_cmd = sub.add_parser(
+        "runs",
+        help="list, show, stop or delete run folders",
+        description="The run folders of a runs folder, with the same liveness check as the "
+        "dashboard: a run whose worker died shows as failed.",
+    )
+    runs_sub = runs_cmd.add_subparsers(dest="action", required=True, parser_class=Parser)
+    listing = runs_sub.add_parser("list", help="every run, newest first")
+    listing.add_argument("--json", action="store_true", help="one JSON line per run")
+    show = runs_sub.add_parser("show", help="one run's config and status as JSON")
+    show.add_argument("run_id", metavar="ID")
+    stop = runs_sub.add_parser("stop", help="ask a live run to stop at its next batch")
+    stop.add_argument("run_id", metavar="ID")
+    delete = runs_sub.add_parser("delete", help="delete finished runs")
+    delete.add_argument("run_ids", nargs="+", metavar="ID")
+    for p in (listing, show, stop, delete):
+        p.add_argument(
+            "--runs-dir",
+            metavar="DIR",
+            help="the runs folder (default: $MNIST_RUNS_DIR, else ./runs)",
+        )
     return parser
 
 
-def _rel(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+def _model_options(parser: Parser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--model", metavar="PATH", help="a .keras file (default: the bundled models/default.keras)"
+    )
+    source.add_argument("--run", metavar="ID", help="the model of this run")
+    parser.add_argument(
+        "--runs-dir",
+        metavar="DIR",
+        help="where --run looks (default: $MNIST_RUNS_DIR, else ./runs)",
+    )
 
 
 # -- train ---------------------------------------------------------------------------------
@@ -138,8 +282,9 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     overrides = {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
         "optimizer": args.optimizer,
+        "learning_rate": args.learning_rate,
+        "lr_schedule": args.schedule,
         "train_size": args.train_size,
         "validation_size": args.validation_size,
         "seed": args.seed,
@@ -150,11 +295,51 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(values)  # ValueError → one line
 
 
+def _export_path(text: str) -> Path:
+    """Where ``--export`` will write, checked before anything trains."""
+    path = Path(text).expanduser().absolute()
+    if path.suffix != ".keras":
+        raise CliError(f"--export {text}: the model file must end in .keras")
+    if path.is_dir():
+        raise CliError(f"--export {text}: is a folder; give a file name ending in .keras")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CliError(f"--export {text}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise CliError(f"--export {text}: cannot write in {parent}")
+    return path
+
+
+def _trainable_run_dir(text: str) -> Path:
+    """A run folder ``--run-dir`` may train: created, never started (or never got going)."""
+    run = runs.load_run(text)  # RunError → one line
+    status = run.status
+    started = (run.path / runs.METRICS).exists() or status.get("state") not in (
+        runs.QUEUED,
+        runs.FAILED,
+    )
+    if started or (status.get("state") == runs.FAILED and not status.get("stale")):
+        raise CliError(
+            f"run {run.run_id} is {run.state}: a run folder is trained once; "
+            f"start a new run instead (`{PROG} train`)"
+        )
+    if runs.worker_reported(status) and run.is_live:
+        raise CliError(f"run {run.run_id} already has a worker (pid {status.get('pid')})")
+    return run.path
+
+
 def _progress_printer(out, epochs: int):
     last = [0.0]
 
     def report(record: dict) -> None:
         now = time.monotonic()
+        loss = record.get("loss")
+        accuracy = record.get("accuracy")
+        figures = f"loss {loss if loss is not None else float('nan'):.4f}  " + (
+            f"accuracy {accuracy if accuracy is not None else float('nan'):.4f}"
+        )
         if record["type"] == "epoch":
             val = ""
             if record.get("val_accuracy") is not None:
@@ -162,10 +347,10 @@ def _progress_printer(out, epochs: int):
                     f"  val_loss {record['val_loss']:.4f}"
                     f"  val_accuracy {record['val_accuracy']:.4f}"
                 )
+            how = "finished" if record.get("complete", True) else "stopped part-way"
             print(
-                f"epoch {record['epoch']}/{epochs} finished in {record['epoch_seconds']:.1f} s  "
-                f"loss {record['loss'] or float('nan'):.4f}  "
-                f"accuracy {record['accuracy'] or float('nan'):.4f}{val}",
+                f"epoch {record['epoch']}/{epochs} {how} in {record['epoch_seconds']:.1f} s  "
+                f"{figures}{val}",
                 file=out,
                 flush=True,
             )
@@ -173,9 +358,7 @@ def _progress_printer(out, epochs: int):
             last[0] = now
             rate = record.get("samples_per_second") or 0
             print(
-                f"epoch {record['epoch']}/{epochs}  batch {record['batch']}  "
-                f"loss {record['loss'] or float('nan'):.4f}  "
-                f"accuracy {record['accuracy'] or float('nan'):.4f}  "
+                f"epoch {record['epoch']}/{epochs}  batch {record['batch']}  {figures}  "
                 f"{rate:.0f} samples/s  ETA {runs.clock(record.get('eta_seconds'))}",
                 file=out,
                 flush=True,
@@ -184,15 +367,74 @@ def _progress_printer(out, epochs: int):
     return report
 
 
+def _summary(run_dir: Path, status: dict) -> dict:
+    keys = (
+        "test_accuracy",
+        "train_seconds",
+        "samples_per_second",
+        "epochs_completed",
+        "early_stopped",
+        "best_epoch",
+        "val_loss",
+        "val_accuracy",
+        "params",
+        "error",
+    )
+    return {
+        "run_id": run_dir.name,
+        "run_dir": str(run_dir),
+        "status": status.get("state"),
+        **{k: status.get(k) for k in keys},
+    }
+
+
+def _say_how_it_ended(run_dir: Path, status: dict, summary: dict, out) -> None:
+    state = summary["status"]
+    if summary["test_accuracy"] is not None:
+        line = (
+            f"run {run_dir.name} {state}: test accuracy {summary['test_accuracy']:.2%} "
+            f"after {summary['epochs_completed'] or 0} complete epoch(s), "
+            f"{summary['train_seconds']:.1f} s of training "
+            f"({summary['samples_per_second']:.0f} samples/s); model: {run_dir / runs.MODEL}"
+        )
+        if summary.get("best_epoch"):
+            ended = "stopped early; " if summary.get("early_stopped") else ""
+            line += f" ({ended}weights of epoch {summary['best_epoch']}, the best val_loss)"
+        print(line, file=out, flush=True)
+    elif state == runs.STOPPED:
+        reason = status.get("message") or "stopped before training began"
+        print(f"run {run_dir.name} stopped: {reason}; no model", file=out, flush=True)
+    else:
+        print(f"run {run_dir.name} {state}: {status.get('error')}", file=sys.stderr, flush=True)
+
+
+def _export(run_dir: Path, dest: Path, summary: dict, command: str, out) -> None:
+    from mnist.models import export_for_inference
+
+    try:
+        written = export_for_inference(run_dir / runs.MODEL, dest)
+        config = runs.load_run(run_dir).config
+        runs.write_json_atomic(
+            written.with_suffix(".json"),
+            {**summary, "command": command, "config": config.to_dict()},
+        )
+    except OSError as exc:
+        raise CliError(f"--export {dest}: {exc.strerror or exc}", 1) from None
+    print(f"exported {written} ({written.stat().st_size / 1e6:.1f} MB)", file=out, flush=True)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     out = sys.stderr if args.json else sys.stdout
+    command = " ".join([PROG, shlex.join(sys.argv[1:] if args.argv is None else args.argv)])
+    export = _export_path(args.export) if args.export else None
+    runs.max_concurrent_runs(args.max_runs)  # a bad $MNIST_MAX_RUNS: now, not after loading
     if args.run_dir:
-        run_dir = Path(args.run_dir)
-        config = runs.load_run(run_dir).config  # RunError → one line
+        run_dir = _trainable_run_dir(args.run_dir)
+        config = runs.load_run(run_dir).config
     else:
         preset = PRESETS[args.preset]
         train_config = _train_config(args)
-        run_dir = runs.create_run(preset.model, train_config, preset.name, args.runs_dir)
+        run_dir = runs.create_run(preset.model, train_config, preset.name, args.runs_dir, command)
         config = runs.load_run(run_dir).config
         print(f"run {run_dir.name} ({preset.name}): {run_dir}", file=out, flush=True)
     writer = runs.StatusWriter(run_dir)
@@ -206,45 +448,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         report=_progress_printer(out, config.train.epochs),
         status=writer,
     )
-    state = status.get("state")
-    summary = {
-        "run_id": run_dir.name,
-        "run_dir": str(run_dir),
-        "status": state,
-        "test_accuracy": status.get("test_accuracy"),
-        "train_seconds": status.get("train_seconds"),
-        "samples_per_second": status.get("samples_per_second"),
-        "epochs_completed": status.get("epoch"),
-        "params": status.get("params"),
-        "error": status.get("error"),
-    }
-    if state in (runs.DONE, runs.STOPPED):
-        print(
-            f"run {run_dir.name} {state}: test accuracy {summary['test_accuracy']:.2%} "
-            f"after {summary['train_seconds']:.1f} s of training "
-            f"({summary['samples_per_second']:.0f} samples/s); model: {run_dir / runs.MODEL}",
-            file=out,
-            flush=True,
-        )
-    else:
-        print(f"run {run_dir.name} {state}: {status.get('error')}", file=sys.stderr, flush=True)
-    if args.export and state == runs.DONE:
-        from mnist.models import export_for_inference
-
-        dest = export_for_inference(run_dir / runs.MODEL, args.export)
-        config = runs.load_run(run_dir).config
-        runs.write_json_atomic(
-            dest.with_suffix(".json"),
-            {
-                **summary,
-                "command": " ".join([PROG, *sys.argv[1:]]),
-                "config": config.to_dict(),
-            },
-        )
-        print(f"exported {dest} ({dest.stat().st_size / 1e6:.1f} MB)", file=out, flush=True)
+    summary = _summary(run_dir, status)
+    _say_how_it_ended(run_dir, status, summary, out)
+    state = summary["status"]
+    if export is not None:
+        if state == runs.DONE:
+            _export(run_dir, export, summary, command, out)
+        else:
+            print(
+                f"not exported to {export}: the run is {state}"
+                + (
+                    f"; its model is {run_dir / runs.MODEL}"
+                    if (run_dir / runs.MODEL).exists()
+                    else ""
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
     if args.json:
         print(json.dumps(summary), flush=True)
-    return {runs.DONE: 0, runs.STOPPED: 3}.get(state, 1)
+    return {runs.DONE: EXIT["ok"], runs.STOPPED: EXIT["stopped"]}.get(state, EXIT["failed"])
 
 
 # -- evaluate / predict --------------------------------------------------------------------
@@ -254,7 +477,7 @@ def _model_path(args: argparse.Namespace) -> Path:
         if run.model_path is None:
             raise CliError(f"run {args.run} has no model yet (it is {run.state})", 1)
         return run.model_path
-    path = Path(args.model) if args.model else DEFAULT_MODEL
+    path = Path(args.model).expanduser().absolute() if args.model else DEFAULT_MODEL
     if not path.is_file():
         raise CliError(f"{path}: no such model file", 1)
     return path
@@ -327,7 +550,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "path": name,
+                    "path": str(Path(name).absolute()),
                     "digit": digit,
                     "confidence": round(float(probs[digit]), 6),
                     "probabilities": [round(float(p), 6) for p in probs],
@@ -351,7 +574,68 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info}
+# -- runs ----------------------------------------------------------------------------------
+def _run_record(run: runs.Run) -> dict:
+    status = run.status
+    return {
+        "run_id": run.run_id,
+        "run_dir": str(run.path),
+        "status": run.state,
+        "preset": run.config.preset,
+        "created": run.config.created,
+        "epochs": run.config.train.epochs,
+        "epochs_completed": status.get("epochs_completed"),
+        "test_accuracy": status.get("test_accuracy"),
+        "error": status.get("error"),
+    }
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        found, problems = runs.list_runs(args.runs_dir)
+        for problem in problems:
+            print(f"{PROG} runs: warning: skipped {problem}", file=sys.stderr)
+        if args.json:
+            for run in found:
+                print(json.dumps(_run_record(run)))
+            return 0
+        if not found:
+            print(f"no runs in {runs.resolve_runs_dir(args.runs_dir)}")
+            return 0
+        print(f"{'run':<21} {'status':<9} {'preset':<8} {'epochs':>7} {'test acc.':>9}  created")
+        for run in found:
+            record = _run_record(run)
+            accuracy = record["test_accuracy"]
+            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["created"]))
+            print(
+                f"{run.run_id:<21} {run.state:<9} {run.config.preset or 'custom':<8} "
+                f"{record['epochs_completed'] or 0:>3}/{record['epochs']:<3} "
+                f"{f'{accuracy:.2%}' if accuracy is not None else '–':>9}  {created}"
+            )
+        return 0
+    if args.action == "show":
+        run = runs.find_run(args.run_id, args.runs_dir)
+        print(json.dumps({**_run_record(run), "config": run.config.to_dict(), "state": run.status}))
+        return 0
+    if args.action == "stop":
+        run = runs.find_run(args.run_id, args.runs_dir)
+        if not runs.request_stop(run.path):
+            raise CliError(f"run {run.run_id} is {run.state}, not live: nothing to stop", 1)
+        print(f"asked run {run.run_id} to stop at its next batch")
+        return 0
+    for run_id in args.run_ids:  # delete
+        runs.delete_run(runs.find_run(run_id, args.runs_dir).path)
+        print(f"deleted run {run_id}")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "info": cmd_info,
+    "runs": cmd_runs,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,19 +643,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
+        args.argv = argv
         return COMMANDS[args.command](args)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.status
     except (mnist_data.DataError, runs.RunError, SketchError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT["failed"]
     except ValueError as exc:  # an invalid config value, as the config explains it
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT["usage"]
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT["interrupted"]
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ IDX files (gzipped or raw) can be used instead through ``MNIST_DATA_DIR`` or ``l
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -238,6 +239,28 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """The folder to read: the argument, else ``$MNIST_DATA_DIR``, else the bundled copy."""
     chosen = data_dir or os.environ.get(DATA_DIR_ENV) or BUNDLED_DIR
     return Path(chosen).expanduser()
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha256(path: str, mtime: float, size: int) -> str:
+    return hashlib.sha256(_read_bytes(Path(path))).hexdigest()
+
+
+def fingerprint(data_dir: str | os.PathLike | None = None) -> dict:
+    """Which data a run reads: the folder and each file's SHA-256 (of its uncompressed
+    bytes). The bundled files' sums are known (and verified when they load)."""
+    folder = resolve_data_dir(data_dir)
+    if folder.resolve() == BUNDLED_DIR.resolve():
+        return {"dir": "bundled", "sha256": dict(SHA256)}
+    sums = {}
+    for stem in FILES.values():
+        try:
+            path = _find(folder, stem)
+            stat = path.stat()
+        except (DataError, OSError):
+            continue  # the worker will say what is missing
+        sums[stem] = _file_sha256(str(path), stat.st_mtime, stat.st_size)
+    return {"dir": str(folder.resolve()), "sha256": sums}
 
 
 def load(data_dir: str | os.PathLike | None = None) -> Dataset:

@@ -12,12 +12,18 @@ from keras import layers
 from mnist import INPUT_SHAPE, NUM_CLASSES
 from mnist.config import ModelConfig
 
+# The standard deviation of a standard normal cut at ±2, which Keras's truncated normal
+# divides by so that the *cut* distribution has the deviation asked for.
+_TRUNCATION = 0.87962566103423978
+
 
 def _initializer(name: str) -> keras.initializers.Initializer:
     if name == "variance_scaling":
-        # tf.js's varianceScaling default, the codelab's choice: scale 1, fan-in, truncated normal.
+        # TensorFlow.js's varianceScaling default, the codelab's choice: a normal of deviation
+        # sqrt(1 / fan_in) cut at two deviations, *not* rescaled (tfjs-layers initializers.ts).
+        # A scale of 0.8796² cancels Keras's rescaling: conv1 draws with std 0.176, as tf.js.
         return keras.initializers.VarianceScaling(
-            scale=1.0, mode="fan_in", distribution="truncated_normal"
+            scale=_TRUNCATION**2, mode="fan_in", distribution="truncated_normal"
         )
     return keras.initializers.get(name)
 

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import platform
 import secrets
 import shutil
 import signal
@@ -52,8 +53,9 @@ class RunError(Exception):
 
 
 def resolve_runs_dir(runs_dir: str | os.PathLike | None = None) -> Path:
-    """The argument, else ``$MNIST_RUNS_DIR``, else ``./runs``."""
-    return Path(runs_dir or os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR).expanduser()
+    """The argument, else ``$MNIST_RUNS_DIR``, else ``./runs``; as an absolute path."""
+    chosen = runs_dir or os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR
+    return Path(chosen).expanduser().absolute()
 
 
 def max_concurrent_runs(value: int | None = None) -> int:
@@ -98,6 +100,23 @@ def new_run_id(now: float | None = None) -> str:
 
 
 CONFIG_FORMAT = 2  # 2: the optimiser is part of the training config (1: of the model's)
+VERSIONED = ("mnist-cnn-studio", "tensorflow", "keras", "numpy")
+
+
+def provenance(command: str) -> dict:
+    """Where a run comes from: the command that started it, package versions, the data."""
+    from importlib import metadata
+
+    from mnist import __version__
+    from mnist import data as mnist_data
+
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # a source checkout that was never installed
+            versions[name] = __version__ if name == "mnist-cnn-studio" else None
+    return {"command": command, "versions": versions, "data": mnist_data.fingerprint()}
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,7 @@ class RunConfig:
     train: TrainConfig
     preset: str | None = None  # the preset it started from, if any
     created: float = 0.0  # Unix time
+    provenance: dict = field(default_factory=dict)  # command, versions, data (``provenance``)
 
     def to_dict(self) -> dict:
         return {
@@ -116,6 +136,7 @@ class RunConfig:
             "train": self.train.to_dict(),
             "preset": self.preset,
             "created": self.created,
+            "provenance": self.provenance,
         }
 
     @classmethod
@@ -133,6 +154,7 @@ class RunConfig:
             train=TrainConfig.from_dict(train),
             preset=data.get("preset"),
             created=float(data.get("created", 0.0)),
+            provenance=dict(data.get("provenance") or {}),
         )
 
 
@@ -247,6 +269,7 @@ def create_run(
     train: TrainConfig,
     preset: str | None = None,
     runs_dir: str | os.PathLike | None = None,
+    command: str = "the dashboard's Training page",
 ) -> Path:
     """A new run folder with its config and a ``queued`` status; nothing runs yet."""
     root = resolve_runs_dir(runs_dir)
@@ -259,7 +282,8 @@ def create_run(
             break
         except FileExistsError:
             continue
-    write_json_atomic(path / CONFIG, RunConfig(model, train, preset, now).to_dict())
+    config = RunConfig(model, train, preset, now, provenance(command))
+    write_json_atomic(path / CONFIG, config.to_dict())
     write_json_atomic(path / STATUS, {"state": QUEUED, "pid": None, "heartbeat": now})
     return path
 
@@ -530,6 +554,8 @@ class SlotLock:
 
     def _older_run_waiting(self) -> bool:
         root = self.dir.parent
+        if not root.is_dir():
+            return False
         mine = self._start_order(root / self.run_id)
         for path in root.iterdir():
             if path.name == self.run_id or path.name.startswith(".") or not path.is_dir():

@@ -96,6 +96,7 @@ class MetricsRecorder(keras.callbacks.Callback):
         self.stop_requested = stop_requested
         self.report = report
         self.stopped_by_request = False
+        self.epoch_records: list[dict] = []  # as written to metrics.jsonl
         self._fh = None
         self._step = 0
         self._lr_table: np.ndarray | None = None
@@ -158,10 +159,12 @@ class MetricsRecorder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self._epoch = epoch + 1  # 1-based for people
         self._epoch_t0 = time.perf_counter()
+        self._epoch_batches = 0
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         logs = logs or {}
         self._step += 1
+        self._epoch_batches = batch + 1
         self.samples += min(self.batch_size, self.train_samples - batch * self.batch_size)
         now = time.perf_counter()
         elapsed = now - self._t0
@@ -203,7 +206,8 @@ class MetricsRecorder(keras.callbacks.Callback):
         logs = logs or {}
         now = time.perf_counter()
         epoch_seconds = now - self._epoch_t0
-        samples = self.train_samples if not self.model.stop_training else None
+        complete = self._epoch_batches == self.steps_per_epoch  # not cut short by a stop
+        samples = self.train_samples if complete else None
         record = {
             "type": "epoch",
             "epoch": epoch + 1,
@@ -216,11 +220,13 @@ class MetricsRecorder(keras.callbacks.Callback):
             "samples_per_second": _finite(samples / epoch_seconds) if samples else None,
             "epoch_seconds": round(epoch_seconds, 3),
             "elapsed": round(now - self._t0, 3),
-            "complete": samples is not None,
+            "complete": complete,
         }
         self._emit(record)
+        self.epoch_records.append(record)
         self.status.update(
             force=True,
+            epochs_completed=sum(r["complete"] for r in self.epoch_records),
             val_loss=record["val_loss"],
             val_accuracy=record["val_accuracy"],
         )
@@ -315,7 +321,7 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class EpochTensorBoard(keras.callbacks.TensorBoard):
-    """TensorBoard logs once per epoch, without per-batch work.
+    """TensorBoard logs once per epoch (step 1 is the first epoch), without per-batch work.
 
     With ``update_freq="epoch"`` Keras 3.15's callback still calls ``tf.summary.scalar`` for
     every log of every batch; no writer is active then, so nothing is written, but each call
@@ -331,19 +337,52 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         pass
 
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        # Step = the 1-based epoch, as metrics.jsonl and the dashboard count them.
+        super().on_epoch_end(epoch + 1, logs)
+
 
 def _dumps(record: dict) -> str:
     return json.dumps(record, separators=(",", ":"), allow_nan=False)
 
 
 AUGMENTATION = {
-    "rotation": 10 / 360,  # ±10°, as a fraction of a full turn
-    "translation": 0.1,  # ±10 % of the side
-    "zoom": 0.1,  # ±10 %
+    "rotation": 10.0,  # degrees, either way
+    "translation": 0.1,  # share of the side, either way (±2.8 pixels)
+    "zoom": 0.1,  # share of the size, in or out
 }
 
 PARALLEL_CALLS = max(1, min(4, os.cpu_count() or 1))  # batches prepared at once
 PREFETCH_BATCHES = 2  # ready ahead of the model
+
+
+def augment_batch(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Rotate, shift and zoom each image of a (B, 28, 28, 1) batch at random, as one affine
+    warp; the randomness comes from ``seed`` (two integers) alone, so a seeded run draws the
+    same warps every time, whatever the threads do (Keras's random layers did not)."""
+    count = tf.shape(x)[0]
+    u = tf.random.stateless_uniform((count, 4), seed=seed, minval=-1.0, maxval=1.0)
+    angle = u[:, 0] * (AUGMENTATION["rotation"] * math.pi / 180.0)
+    scale = 1.0 + u[:, 1] * AUGMENTATION["zoom"]
+    side = tf.cast(tf.shape(x)[1], tf.float32)
+    shift_x = u[:, 2] * AUGMENTATION["translation"] * side
+    shift_y = u[:, 3] * AUGMENTATION["translation"] * side
+    centre = (side - 1.0) / 2.0
+    # Each output pixel p reads the input at centre + scale · R(angle) · (p − centre) − shift.
+    a0, a1 = scale * tf.cos(angle), -scale * tf.sin(angle)
+    b0, b1 = scale * tf.sin(angle), scale * tf.cos(angle)
+    a2 = centre - a0 * centre - a1 * centre - shift_x
+    b2 = centre - b0 * centre - b1 * centre - shift_y
+    zeros = tf.zeros_like(a0)
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x,
+        transforms=transforms,
+        output_shape=tf.shape(x)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    )
 
 
 def make_dataset(
@@ -353,8 +392,13 @@ def make_dataset(
     *,
     shuffle_seed: int | None = None,
     augment: bool = False,
+    epochs: int = 1,
 ) -> tf.data.Dataset:
     """uint8 (N, 28, 28) → batches of float32 (B, 28, 28, 1) in 0–1, prefetched.
+
+    With ``epochs`` > 1 the batches of every epoch come from one iterator (reshuffled each
+    epoch): fit it with ``steps_per_epoch``. Batch ``i`` of the whole fit is augmented with
+    the stateless seed (``shuffle_seed``, ``i``), so a seeded run is reproducible.
 
     tf.data's autotuning is off, with fixed parallelism instead. With it on, TensorFlow 2.21
     intermittently blocks for ~10 s at the start of an epoch (or an evaluation) while the
@@ -367,23 +411,21 @@ def make_dataset(
     if shuffle_seed is not None:
         ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
+    if epochs > 1:
+        ds = ds.repeat(epochs)
 
     def scale(x, y):
         return tf.cast(x, tf.float32)[..., tf.newaxis] / 255.0, y
 
     ds = ds.map(scale, num_parallel_calls=PARALLEL_CALLS)
     if augment:
-        pipeline = keras.Sequential(
-            [
-                keras.layers.RandomRotation(AUGMENTATION["rotation"], fill_mode="constant"),
-                keras.layers.RandomTranslation(
-                    AUGMENTATION["translation"], AUGMENTATION["translation"], fill_mode="constant"
-                ),
-                keras.layers.RandomZoom(AUGMENTATION["zoom"], fill_mode="constant"),
-            ],
-            name="augmentation",
-        )
-        ds = ds.map(lambda x, y: (pipeline(x, training=True), y), num_parallel_calls=PARALLEL_CALLS)
+        base = tf.constant(shuffle_seed or 0, tf.int64)
+
+        def warp(i, batch):
+            x, y = batch
+            return augment_batch(x, tf.stack([base, i])), y
+
+        ds = ds.enumerate().map(warp, num_parallel_calls=PARALLEL_CALLS)
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.prefetch(PREFETCH_BATCHES).with_options(options)
@@ -471,6 +513,22 @@ def execute(
     return runs.read_json(run_dir / runs.STATUS)
 
 
+def _early_stopping_report(early, recorder: MetricsRecorder) -> dict:
+    """What early stopping did, for status.json: whether it ended the run, and the epoch
+    whose weights the model holds (Keras restores the best epoch's at the end) with that
+    epoch's validation figures."""
+    if early is None or early.best_weights is None:
+        return {}
+    best = early.best_epoch + 1
+    record = next((r for r in recorder.epoch_records if r["epoch"] == best), {})
+    return {
+        "early_stopped": early.stopped_epoch > 0,
+        "best_epoch": best,
+        "val_loss": record.get("val_loss"),
+        "val_accuracy": record.get("val_accuracy"),
+    }
+
+
 def _train(run_dir, config, status, stop, report, data_dir) -> None:
     tc = config.train
     keras.utils.set_random_seed(tc.seed)  # per-thread Keras state: set where the work runs
@@ -479,7 +537,12 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     steps_per_epoch = math.ceil(len(split.y_train) / tc.batch_size)
     model = compile_for_training(build_model(config.model), tc, tc.epochs * steps_per_epoch)
     train_ds = make_dataset(
-        split.x_train, split.y_train, tc.batch_size, shuffle_seed=tc.seed, augment=tc.augment
+        split.x_train,
+        split.y_train,
+        tc.batch_size,
+        shuffle_seed=tc.seed,
+        augment=tc.augment,
+        epochs=tc.epochs,
     )
     val_ds = make_dataset(split.x_val, split.y_val, 1000) if len(split.y_val) else None
     recorder = MetricsRecorder(
@@ -498,12 +561,12 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
         guard,
         EpochTensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False),
     ]
+    early = None
     if tc.early_stopping:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=tc.early_stopping, restore_best_weights=True
-            )
+        early = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=tc.early_stopping, restore_best_weights=True
         )
+        callbacks.append(early)
     status.update(
         force=True,
         message="training",
@@ -516,6 +579,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
         train_ds,
         validation_data=val_ds,
         epochs=tc.epochs,
+        steps_per_epoch=steps_per_epoch,  # one iterator over all epochs (make_dataset)
         callbacks=callbacks,
         verbose=0,
         shuffle=False,
@@ -532,7 +596,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
             train_seconds=round(train_seconds, 2),
         )
         return
-    status.update(force=True, message="saving the model")
+    status.update(force=True, message="saving the model", **_early_stopping_report(early, recorder))
     _save_model(model, run_dir)
     status.update(force=True, message="evaluating on the 10,000 test images")
     evaluation = evaluate_model(model, dataset.test_images, dataset.test_labels)

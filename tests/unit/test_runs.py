@@ -249,7 +249,9 @@ def test_max_concurrent_runs_rejects_bad_values(monkeypatch, bad):
 
 def test_resolve_runs_dir_precedence(monkeypatch, tmp_path):
     monkeypatch.delenv(runs.RUNS_DIR_ENV, raising=False)
-    assert runs.resolve_runs_dir() == runs.Path("runs")
+    monkeypatch.chdir(tmp_path)
+    assert runs.resolve_runs_dir() == tmp_path / "runs"  # absolute: it goes into JSON
+    assert runs.resolve_runs_dir("rel") == tmp_path / "rel"
     monkeypatch.setenv(runs.RUNS_DIR_ENV, str(tmp_path / "env"))
     assert runs.resolve_runs_dir() == tmp_path / "env"
     assert runs.resolve_runs_dir(tmp_path / "arg") == tmp_path / "arg"
