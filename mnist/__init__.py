@@ -19,7 +19,6 @@ TRAIN_IMAGES = 60_000  # MNIST's training set; the validation images are held ou
 TEST_IMAGES = 10_000
 
 
-
 def _bundled(name: str) -> Path:
     """A file of the repository's models/ folder, installed as mnist/bundled/ by pip."""
     here = Path(__file__).resolve().parent

@@ -102,6 +102,11 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__} (mnist-cnn-studio)"
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show TensorFlow's own start-up messages (hidden by default)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = sub.add_parser(
@@ -644,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.argv = argv
+        if args.verbose:
+            os.environ["MNIST_VERBOSE"] = "1"  # read when TensorFlow loads (mnist._tf)
         return COMMANDS[args.command](args)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -6,11 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
-from keras import layers
-
 from mnist import INPUT_SHAPE, NUM_CLASSES
+from mnist._tf import keras
 from mnist.config import ModelConfig
+
+layers = keras.layers
 
 # The standard deviation of a standard normal cut at ±2, which Keras's truncated normal
 # divides by so that the *cut* distribution has the deviation asked for.

@@ -19,12 +19,11 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from mnist import data as mnist_data
 from mnist import runs
+from mnist._tf import keras, tf
 from mnist.config import TrainConfig
 from mnist.evaluation import evaluate_model
 from mnist.models import build_model

@@ -34,3 +34,24 @@ def test_quick_benchmark_prints_a_row_for_every_figure(tmp_path):
         assert cells[3] in {"yes", "**no**", "report"}, row
     written = out_file.read_text()
     assert written.startswith("# Benchmark results") and "TensorFlow" in written
+
+
+def test_the_preset_table_is_one_command(tmp_path):
+    """benchmarks/presets.py trains every preset and replaces models/README.md's table."""
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "models" / "README.md").read_text())
+    result = subprocess.run(
+        [sys.executable, "benchmarks/presets.py", "--quick", "--write", str(readme)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = readme.read_text()
+    block = text.split("<!-- presets:start -->")[1].split("<!-- presets:end -->")[0]
+    assert "Measured " in block and "TensorFlow" in block and "--quick" in block
+    rows = [line for line in block.splitlines() if line.startswith("| `")]
+    assert [r.split("`")[1] for r in rows] == ["codelab", "fast", "best"]
+    assert all("%" in r and " s |" in r for r in rows)
+    # Nothing outside the block changed.
+    original = (ROOT / "models" / "README.md").read_text()
+    assert text.split("<!-- presets:start -->")[0] == original.split("<!-- presets:start -->")[0]
+    assert text.split("<!-- presets:end -->")[1] == original.split("<!-- presets:end -->")[1]

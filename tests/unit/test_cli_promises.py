@@ -66,7 +66,8 @@ def test_ctrl_c_on_a_queued_run_exits_3_with_a_json_line_and_says_nothing_was_ex
                    "--export", str(tmp_path / "out" / "m.keras"), cwd=tmp_path)  # fmt: skip
         waiting = wait_for(
             lambda: [
-                r for r in runs.list_runs(runs_dir)[0]
+                r
+                for r in runs.list_runs(runs_dir)[0]
                 if r.status.get("message") == "waiting for another run to finish"
             ],  # fmt: skip
             timeout=180,
@@ -354,3 +355,15 @@ def test_presets_the_help_quotes_are_the_presets():
     flat = " ".join(help_text.split())
     assert f"codelab {PRESETS['codelab'].train.epochs}" in flat
     assert f"best {PRESETS['best'].train.epochs}" in flat
+
+
+def test_tensorflow_start_up_noise_reaches_nobody_who_did_not_ask(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    code, out, err = finish(cli("predict", str(text), cwd=tmp_path))
+    assert code == 1 and out == ""
+    assert "is not an image this app can read" in one_error_line(err)  # and nothing else
+    code, out, err = finish(cli("evaluate", "--json", cwd=tmp_path))
+    assert code == 0 and err == "" and json.loads(out)["count"] == 10_000
+    code, _, err = finish(cli("--verbose", "evaluate", "--json", cwd=tmp_path))
+    assert code == 0 and err.strip()  # asked for: TensorFlow's own lines are shown
