@@ -155,7 +155,7 @@ def epoch_chart(
                 scale=alt.Scale(zero=False),
                 axis=alt.Axis(format=_axis_format(metric)),
             ),
-            color=alt.Color("series:N", title=None, sort=series, legend=alt.Legend(orient="top")),
+            color=alt.Color("series:N", title=None, sort=series, legend=alt.Legend(orient="right")),
             tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".4f")],
         )
     )
@@ -171,7 +171,7 @@ def epoch_chart(
                     "label:N",
                     title=None,
                     sort=[label for label, _ in references],
-                    legend=alt.Legend(orient="bottom", symbolStrokeColor="gray"),
+                    legend=alt.Legend(orient="right", symbolStrokeColor="gray"),
                 ),
                 tooltip=["label:N", alt.Tooltip("value:Q", format=".2%")],
             )
@@ -275,11 +275,16 @@ def confusion_chart(confusion: Sequence[Sequence[int]]) -> alt.Chart:
         x=alt.X("predicted:O", title="predicted digit", axis=alt.Axis(orient="top", labelAngle=0)),
         y=alt.Y("true:O", title="true digit"),
     )
-    # Off-diagonal errors are few: colour by the log of the count so they stay visible.
+    # Off-diagonal errors are few: colour by the log of the count so they stay visible; an
+    # empty cell is white, so a single mistake does not look like none.
     heat = (
-        base.mark_rect(stroke="white")
+        base.mark_rect(stroke="#dddddd")
         .encode(
-            color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+            color=alt.condition(
+                "datum.count == 0",
+                alt.value("white"),
+                alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+            ),
             opacity=alt.condition(select, alt.value(1.0), alt.value(0.35)),
             tooltip=[
                 alt.Tooltip("true:O", title="true"),
@@ -293,6 +298,8 @@ def confusion_chart(confusion: Sequence[Sequence[int]]) -> alt.Chart:
     text = base.mark_text(fontSize=12).encode(
         text=alt.Text("count:Q", format=","),
         color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("black")),
+        # Dimmed with its cell when another cell is selected: white on pale blue is unreadable.
+        opacity=alt.condition(select, alt.value(1.0), alt.value(0.45)),
     )
     return alt.layer(heat, text).properties(height=420)
 

@@ -41,6 +41,12 @@ DONE, STOPPED, FAILED = "done", "stopped", "failed"
 LIVE_STATES = (QUEUED, RUNNING, STOPPING)
 FINAL_STATES = (DONE, STOPPED, FAILED)
 
+# What a live run's status says while it is not training yet.
+STARTING = "starting: loading TensorFlow"  # the worker is up, TensorFlow loads (seconds)
+WAITING = "waiting for another run to finish"  # queued for a training slot
+LOADING = "loading data"  # has its slot, reads MNIST and builds the model
+STOPPED_WAITING = "stopped while waiting for a training slot"
+
 HEARTBEAT_SECONDS = 1.0  # how often a worker rewrites status.json, busy or not
 STALE_SECONDS = 30.0  # a live run silent this long has lost its worker
 
@@ -213,6 +219,9 @@ def _pid_alive(pid: int | None) -> bool:
 def read_status(run_dir: Path, now: float | None = None) -> dict:
     """``status.json``; a live state whose worker died or went silent reads as ``failed``."""
     status = read_json(run_dir / STATUS)
+    if status.get("state") in (QUEUED, RUNNING) and (run_dir / STOP_FILE).exists():
+        # Asked to stop: the worker sees it at its next batch; say so already.
+        status = {**status, "state": STOPPING, "message": "stop requested"}
     if status.get("state") in LIVE_STATES:
         now = time.time() if now is None else now
         silent = now - float(status.get("heartbeat", 0))
@@ -340,7 +349,7 @@ class StatusWriter:
             "state": QUEUED,
             "pid": os.getpid(),
             "error": None,
-            "message": "starting: loading TensorFlow",
+            "message": STARTING,
         }
         self._last_write = 0.0
         self._stop = threading.Event()
@@ -473,6 +482,14 @@ def progress(status: dict) -> tuple[float, str]:
     return fraction, " · ".join(parts) or str(state)
 
 
+def epochs_text(status: dict, planned: int) -> str:
+    """Epochs done of those planned: "3/10" while it trains (the epoch under way), and once
+    it has ended, complete epochs only: "14/15" for a run stopped during its 15th."""
+    if status.get("state") in FINAL_STATES and status.get("epochs_completed") is not None:
+        return f"{status['epochs_completed']}/{planned}"
+    return f"{status.get('epoch') or 0}/{planned}"
+
+
 def history_row(run: Run) -> dict:
     """One row of the run-history table: what tells runs apart, and how each ended."""
     train = run.config.train
@@ -482,7 +499,7 @@ def history_row(run: Run) -> dict:
         "status": run.state,
         "preset": run.config.preset or "custom",
         "test accuracy": status.get("test_accuracy"),
-        "epochs": f"{status.get('epoch') or 0}/{train.epochs}",
+        "epochs": epochs_text(status, train.epochs),
         "optimizer": train.optimizer,
         "learning rate": train.learning_rate,
         "schedule": train.lr_schedule,
@@ -500,6 +517,14 @@ def history_row(run: Run) -> dict:
 def worker_reported(status: dict) -> bool:
     """Whether the run's worker process has written its status (pid, heartbeat) yet."""
     return status.get("pid") is not None or status.get("state") not in (QUEUED, None)
+
+
+def is_starting(status: dict) -> bool:
+    """Whether a live run is still getting ready to train: its worker starting, TensorFlow
+    or the data loading (seconds). Waiting for another run's slot is not starting."""
+    if status.get("state") not in LIVE_STATES:
+        return False
+    return not worker_reported(status) or status.get("message") in (STARTING, LOADING)
 
 
 # How often a page showing a live run re-reads it. Each refresh costs CPU that training on

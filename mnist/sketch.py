@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
 from mnist import IMAGE_SIDE, NUM_CLASSES
 from mnist.evaluation import check_probabilities
@@ -70,7 +70,39 @@ def _to_ink(image: Image.Image | np.ndarray) -> np.ndarray:
             return array[..., 3]
     if np.median(_border(gray)) > 0.5:  # dark ink on paper: MNIST wants light ink on black
         gray = 1.0 - gray
-    return gray.astype(np.float32)
+    return _without_paper(gray.astype(np.float32))
+
+
+PAPER_MIN_SIDE = 64  # smaller images (MNIST's own 28×28) are taken as they are
+PAPER_BLOCKS = 8  # the paper's level is estimated on an 8×8 grid of blocks
+
+
+def _without_paper(ink: np.ndarray) -> np.ndarray:
+    """A photo's ink alone: the paper's level, uneven light and all, subtracted and the ink
+    stretched to 0–1, so off-white paper does not come out as a grey box around the digit.
+
+    The paper's level is the darkest value of each block of an 8×8 grid (a stroke is thinner
+    than a block, so every block shows some paper), smoothed over the image.
+    """
+    h, w = ink.shape
+    if min(h, w) < PAPER_MIN_SIDE:
+        return ink
+    bh, bw = -(-h // PAPER_BLOCKS), -(-w // PAPER_BLOCKS)
+    padded = np.pad(ink, ((0, bh * PAPER_BLOCKS - h), (0, bw * PAPER_BLOCKS - w)), mode="edge")
+    lows = padded.reshape(PAPER_BLOCKS, bh, PAPER_BLOCKS, bw).min(axis=(1, 3))  # (8, 8)
+    paper = Image.fromarray(lows.astype(np.float32), mode="F").resize(
+        (w, h), Image.Resampling.BILINEAR
+    )
+    out = np.clip(ink - np.asarray(paper, dtype=np.float32), 0.0, None)
+    # The ink's full strength: the brightest pixel once lone specks are smoothed away.
+    top = float(
+        np.asarray(Image.fromarray(out, mode="F").filter(ImageFilter.MedianFilter(3))).max()
+    )
+    if top < INK_LEVEL:  # nothing stands out from the paper: leave it to be called empty
+        return out
+    out = np.clip(out / top, 0.0, 1.0)
+    out[out < INK_LEVEL / 2] = 0.0  # the paper's grain and the camera's noise
+    return out
 
 
 def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -139,7 +171,11 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> Im
         raise SketchError(f"{name}: no such file") from None
     except IsADirectoryError:
         raise SketchError(f"{name}: is a folder, not an image") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise SketchError(
+            f"{name}: image too large (more than {MAX_PIXELS / 1e6:.0f} million pixels)"
+        ) from None
+    except UnidentifiedImageError:
         raise SketchError(
             f"{name} is not an image this app can read: use a PNG or JPEG file"
         ) from None

@@ -491,12 +491,12 @@ def execute(
                         force=True,
                         state=runs.STOPPED,
                         finished=time.time(),
-                        message="stopped while waiting for a training slot",
+                        message=runs.STOPPED_WAITING,
                     )
                     return runs.read_json(run_dir / runs.STATUS)
-                status.update(message="waiting for another run to finish")
+                status.update(message=runs.WAITING)
                 time.sleep(0.5)
-            status.update(force=True, state=runs.RUNNING, message="loading data")
+            status.update(force=True, state=runs.RUNNING, message=runs.LOADING)
             _train(run_dir, config, status, stop, report, data_dir)
     except Exception as exc:  # the worker's last word: record why, never leave a live state
         traceback.print_exc(file=sys.stderr)

@@ -16,7 +16,7 @@ from mnist.ui import (
     show_error,
     test_evaluation,
 )
-from mnist.ui.widgets import keyed_to
+from mnist.ui.widgets import keyed_to, percent
 
 require_router("pages/evaluate.py")
 
@@ -114,18 +114,16 @@ if cells:
     kind = "recognised" if true == pred else f"taken for {pred}"
     st.subheader(f"{len(idx):,} test images of {true} {kind}")
     shown = order[:40]
-    digit_grid(
-        ds.test_images[shown], [f"#{i}: {pred} {probs[i, pred]:.0%}" for i in shown], scale=3
-    )
-    if len(idx) > len(shown):
-        st.caption(f"The {len(shown)} most confident of {len(idx):,}.")
+    digit_grid(ds.test_images[shown], [f"#{i} · {percent(probs[i, pred])}" for i in shown], scale=3)
+    note = f"The {len(shown)} most confident of {len(idx):,}. " if len(idx) > len(shown) else ""
+    st.caption(f"{note}Caption: the test image's number · the model's confidence in {pred}.")
 
 st.subheader("The most confident mistakes")
 top = evaluation.mistakes[:20]
 if top:
     digit_grid(
         ds.test_images[[m.index for m in top]],
-        [f"{m.true} → {m.predicted} ({m.confidence:.0%})" for m in top],
+        [f"{m.true} → {m.predicted} ({percent(m.confidence)})" for m in top],
         scale=3,
     )
     st.caption(

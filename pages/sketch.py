@@ -40,10 +40,8 @@ draw, upload = st.tabs(["Draw", "Upload an image"])
 with draw:
     canvas_col, input_col, answer_col = st.columns([1.2, 0.8, 1.6], gap="medium")
     with canvas_col:
-        st.session_state["sketch.stroke_w"] = st.session_state["sketch.stroke"]
-        stroke = st.slider("Stroke width", 8, 40, key="sketch.stroke_w", on_change=remember_stroke)
         result = st_canvas(
-            stroke_width=stroke,
+            stroke_width=st.session_state["sketch.stroke"],
             stroke_color="#FFFFFF",
             background_color="#000000",
             height=CANVAS_SIDE,
@@ -52,6 +50,12 @@ with draw:
             return_image_data=True,
             key=f"sketch.canvas.{st.session_state['sketch.canvas_id']}",
         )
+        st.caption(
+            "Hover the square for undo and redo. Its pencil button selects and moves strokes "
+            "instead of drawing: leave it off to draw."
+        )
+        st.session_state["sketch.stroke_w"] = st.session_state["sketch.stroke"]
+        st.slider("Stroke width", 8, 40, key="sketch.stroke_w", on_change=remember_stroke)
         st.button("Clear", icon=":material/ink_eraser:", on_click=clear)
     with input_col:
         x = network_input(result.image_data, "canvas")
@@ -67,4 +71,4 @@ with upload:
         hint = "Upload a photo or scan of one digit to see what the network thinks."
         if image is not None and x is None:
             hint = "Try a photo of one digit, dark on light paper or light on dark."
-        answer(x, choice, hint)
+        answer(x, choice, hint, "upload")

@@ -15,6 +15,6 @@ page_header(
 settings_form()
 all_runs, _ = runs.list_runs()
 watched = watched_run(all_runs)
-start_stop(watched)
+start_stop(watched, all_runs)
 run_panel(watched)
 run_history(any(r.is_live for r in all_runs))

@@ -7,22 +7,37 @@ import streamlit as st
 
 from mnist import runs
 from mnist.charts import runs_overlay_chart
-from mnist.ui.state import SELECTED_RUN, TRAIN_ERROR, select_run
+from mnist.ui.state import (
+    SELECTED_RUN,
+    TRAIN_ERROR,
+    request_page_rerun,
+    rerun_page_if_requested,
+    select_run,
+)
 from mnist.ui.train_panel import WATCHED
 from mnist.ui.widgets import keyed_to
 
 HISTORY = "train.history"
-RERUN = "train.history.rerun"  # a history action changed what the whole page shows
 # While a run is live the history (states, accuracies) refreshes every 6 s: the panel above
 # shows the live run itself, and each refresh costs CPU that training lacks (figure 2).
 REFRESH_SECONDS = 6.0
 COLUMNS = {
-    "test accuracy": st.column_config.NumberColumn(format="percent"),
-    "learning rate": st.column_config.NumberColumn(format="%g"),
-    "train images": st.column_config.NumberColumn(format="localized"),
-    "validation": st.column_config.NumberColumn(format="localized"),
-    "seconds": st.column_config.NumberColumn(format="%.1f"),
+    "run": st.column_config.TextColumn(width="medium"),
+    "status": st.column_config.TextColumn(width="small"),
+    "preset": st.column_config.TextColumn(width="small"),
+    "test accuracy": st.column_config.NumberColumn(format="%.2f%%", width="small"),
+    "epochs": st.column_config.TextColumn(width="small"),
+    "optimizer": st.column_config.TextColumn(width="small"),
+    "learning rate": st.column_config.NumberColumn(format="%g", width="small"),
+    "schedule": st.column_config.TextColumn(width="small"),
+    "batch size": st.column_config.NumberColumn(width="small"),
+    "train images": st.column_config.NumberColumn(format="localized", width="small"),
+    "validation": st.column_config.NumberColumn(format="localized", width="small"),
+    "augment": st.column_config.CheckboxColumn(width="small"),
+    "seed": st.column_config.NumberColumn(width="small"),
+    "seconds": st.column_config.NumberColumn(format="%.1f", width="small"),
 }
+NUMBERS = ["test accuracy", "learning rate", "seconds"]  # blank cells, not "None", when unknown
 
 
 def table_key(run_ids: list[str]) -> str:
@@ -33,11 +48,11 @@ def table_key(run_ids: list[str]) -> str:
 
 def _watch(run_id: str) -> None:
     st.session_state[WATCHED] = run_id
-    st.session_state[RERUN] = True
+    request_page_rerun()
 
 
 def _delete(run_ids: list[str]) -> None:
-    deleted = []
+    deleted, in_use = [], st.session_state.get(SELECTED_RUN)
     for run_id in run_ids:
         try:
             runs.delete_run(runs.find_run(run_id).path)
@@ -49,18 +64,24 @@ def _delete(run_ids: list[str]) -> None:
             select_run(None)
     if deleted:
         st.toast(f"Deleted {', '.join(deleted)}.", icon=":material/delete:")
-    st.session_state[RERUN] = True
+    if in_use in deleted:
+        st.toast("Evaluate and Sketch now use the bundled model.", icon=":material/info:")
+    request_page_rerun()
 
 
 def _actions(chosen: list[runs.Run]) -> None:
     a, b, c = st.columns(3)
     one = chosen[0] if len(chosen) == 1 else None
+    no_model = one is not None and one.model_path is None
     a.button(
         "Use for Evaluate and Sketch",
         icon=":material/check:",
-        disabled=one is None or one.model_path is None,
+        disabled=one is None or no_model,
         on_click=select_run,
         args=(one.run_id if one else None,),
+        help=f"Run {one.run_id} has no model: it never finished training."
+        if no_model
+        else ("Select one run." if one is None else None),
     )
     b.button(
         "Watch this run",
@@ -69,14 +90,20 @@ def _actions(chosen: list[runs.Run]) -> None:
         on_click=_watch,
         args=(one.run_id if one else None,),
     )
-    c.button(
-        f"Delete {len(chosen)} run{'s' * (len(chosen) > 1)}",
-        icon=":material/delete:",
-        disabled=any(r.is_live for r in chosen),
-        help="Stop a live run before deleting it.",
-        on_click=_delete,
-        args=([r.run_id for r in chosen],),
-    )
+    label = f"Delete {len(chosen)} run{'s' * (len(chosen) > 1)}"
+    if any(r.is_live for r in chosen):
+        c.button(label, icon=":material/delete:", disabled=True, help="Stop a live run first.")
+        return
+    with c.popover(label, icon=":material/delete:"):
+        names = ", ".join(r.run_id for r in chosen)
+        st.markdown(f"Delete {names}: its folder, model and charts? This cannot be undone.")
+        st.button(
+            "Delete for good",
+            type="primary",
+            icon=":material/delete_forever:",
+            on_click=_delete,
+            args=([r.run_id for r in chosen],),
+        )
 
 
 def _overlay(chosen: list[runs.Run]) -> None:
@@ -86,6 +113,7 @@ def _overlay(chosen: list[runs.Run]) -> None:
         tail.poll()
         curves += [{**e, "run": run.run_id} for e in tail.epochs]
     if curves:
+        st.markdown("**Validation accuracy per epoch** of the selected runs")
         st.altair_chart(runs_overlay_chart(pd.DataFrame(curves)), width="stretch")
 
 
@@ -97,6 +125,8 @@ def _history() -> None:
         st.caption("Finished runs appear here with their test accuracy.")
         return
     table = pd.DataFrame([runs.history_row(r) for r in all_runs])
+    table[NUMBERS] = table[NUMBERS].astype(float)
+    table["test accuracy"] *= 100  # shown as 91.61%
     event = st.dataframe(
         table,
         hide_index=True,
@@ -114,8 +144,7 @@ def _history() -> None:
     if chosen:
         _actions(chosen)
         _overlay(chosen)
-    if st.session_state.pop(RERUN, False):
-        st.rerun()
+    rerun_page_if_requested()
 
 
 def run_history(any_live: bool) -> None:

@@ -58,7 +58,13 @@ def network_input(image: Image.Image | np.ndarray | None, source: str) -> np.nda
     return x
 
 
-def answer(x: np.ndarray | None, choice: ModelChoice, hint: str) -> None:
+ADVICE = {
+    "canvas": "A larger, centred digit with a thicker stroke reads better.",
+    "upload": "A photo reads best with one digit filling much of a plain, evenly lit page.",
+}
+
+
+def answer(x: np.ndarray | None, choice: ModelChoice, hint: str, source: str = "canvas") -> None:
     """The network's answer for ``x``: the digit, how sure it is, the ten probabilities."""
     if x is None:
         st.info(hint, icon=":material/draw:")
@@ -82,7 +88,7 @@ def answer(x: np.ndarray | None, choice: ModelChoice, hint: str) -> None:
         st.warning(
             f"The network is unsure: no digit gets half of its belief. Its best guess is "
             f"**{digit}** ({probs[digit]:.1%}), then **{runner_up}** ({probs[runner_up]:.1%}). "
-            "A larger, centred digit with a thicker stroke reads better.",
+            + ADVICE[source],
             icon=":material/help:",
         )
     st.altair_chart(probability_chart(probs), width="stretch")

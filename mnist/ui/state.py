@@ -138,3 +138,17 @@ def follow_model(choice: ModelChoice) -> None:
             st.rerun()
 
     st.fragment(run_every=FOLLOW_SECONDS)(check)()
+
+
+PAGE_RERUN = "page.rerun"  # a callback inside a fragment changed what the whole page shows
+
+
+def request_page_rerun() -> None:
+    """From a callback in a fragment: rerun the whole page, not only the fragment."""
+    st.session_state[PAGE_RERUN] = True
+
+
+def rerun_page_if_requested() -> None:
+    """At the end of a fragment: rerun the whole page if one of its callbacks asked to."""
+    if st.session_state.pop(PAGE_RERUN, False):
+        st.rerun()

@@ -15,11 +15,13 @@ from mnist.ui.state import (
     get_model_config,
     get_train_config,
     model_error,
+    request_page_rerun,
+    rerun_page_if_requested,
     set_model_config,
     set_train_config,
     train_error,
 )
-from mnist.ui.widgets import show_error
+from mnist.ui.widgets import full_stop, show_error
 
 WATCHED = "train.run"  # the run this session watches
 TAIL = "train.tail"  # its MetricsTail
@@ -132,11 +134,11 @@ def settings_form() -> None:
         )
     if model_error():
         show_error(
-            f"The model on the Model page cannot be built: {model_error()} "
+            f"The model on the Model page cannot be built: {full_stop(model_error())} "
             "Fix it there (or pick a preset) to train."
         )
     if train_error():
-        show_error(f"These settings cannot be trained: {train_error()}")
+        show_error(f"These settings cannot be trained: {full_stop(train_error())}")
 
 
 def watched_run(all_runs: list[runs.Run]) -> runs.Run | None:
@@ -151,16 +153,17 @@ def watched_run(all_runs: list[runs.Run]) -> runs.Run | None:
 
 
 def _starting() -> bool:
-    """Whether the run this session started last has not reported its worker yet."""
+    """Whether the run this session started last is still getting ready (its worker starting,
+    TensorFlow and the data loading): a Start click meanwhile is a second click on the same
+    start, not a new run. Waiting for another run's slot is not starting."""
     run_id = st.session_state.get(STARTING)
     if not run_id:
         return False
     try:
-        status = runs.find_run(run_id).status
+        if runs.is_starting(runs.find_run(run_id).status):
+            return True
     except runs.RunError:
-        status = {}
-    if status and not runs.worker_reported(status) and status.get("state") in runs.LIVE_STATES:
-        return True
+        pass
     st.session_state[STARTING] = None
     return False
 
@@ -192,11 +195,17 @@ def _stop(run_id: str) -> None:
         st.session_state[TRAIN_ERROR] = str(exc)
 
 
-def start_stop(run: runs.Run | None) -> None:
-    """Start (disabled while the settings are invalid or a start is under way); Stop."""
+def _watch(run_id: str) -> None:
+    st.session_state[WATCHED] = run_id
+    st.session_state.pop(TAIL, None)
+
+
+def start_stop(run: runs.Run | None, all_runs: list[runs.Run]) -> None:
+    """Start (disabled while the settings are invalid or a start is under way); Stop for the
+    watched run, or a way back to a live run when another is watched."""
     st.session_state.setdefault(START_TOKEN, 0)
     starting = _starting()
-    left, right, _ = st.columns([1, 1, 3])
+    left, right, note = st.columns([1, 1, 3], vertical_alignment="center")
     left.button(
         "Starting…" if starting else "Start training",
         type="primary",
@@ -204,12 +213,25 @@ def start_stop(run: runs.Run | None) -> None:
         on_click=_start,
         args=(st.session_state[START_TOKEN],),
         disabled=starting or bool(model_error() or train_error()),
+        help="Disabled while the run just started gets ready, or while a setting is invalid."
+        if starting
+        else None,
         width="stretch",
     )
+    live = [r for r in all_runs if r.is_live]
     if run is not None and run.is_live:
         right.button(
             "Stop", icon=":material/stop:", on_click=_stop, args=(run.run_id,), width="stretch"
         )
+    elif live:
+        right.button(
+            "Watch the live run",
+            icon=":material/visibility:",
+            on_click=_watch,
+            args=(live[0].run_id,),
+            width="stretch",
+        )
+        note.caption(f"Run {live[0].run_id} is {live[0].state}.")
 
 
 def use_settings(run_id: str) -> None:
@@ -221,13 +243,19 @@ def use_settings(run_id: str) -> None:
         return
     set_model_config(config.model, config.preset)
     set_train_config(config.train)
+    request_page_rerun()  # the form above this panel shows them at once
     st.toast(f"The Model and Training pages now hold run {run_id}'s settings.")
 
 
-def _charts(tail: runs.MetricsTail) -> None:
-    batches, epochs = metrics_frames(tail.batches, tail.epochs)
+def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
+    complete = [e for e in tail.epochs if e.get("complete", True)]
+    batches, epochs = metrics_frames(tail.batches, complete)
     if batches.empty:
-        st.info("The charts appear with the first batch.", icon=":material/hourglass_top:")
+        if run.is_live:
+            st.info("The charts appear with the first batch.", icon=":material/hourglass_top:")
+        else:
+            reason = run.status.get("message") or run.status.get("error") or "no batches"
+            st.info(f"This run never trained ({reason}).", icon=":material/info:")
         return
     a, b = st.columns(2)
     a.markdown("**Per batch** (onBatchEnd) — running mean within each epoch")
@@ -242,6 +270,12 @@ def _charts(tail: runs.MetricsTail) -> None:
         refs = [(label, value) for label, value, _ in REFERENCES]
         b.vega_lite_chart(spec=live_epoch_chart(epochs, "accuracy", refs), width="stretch")
         b.caption(" · ".join(f"{label}: {source}" for label, _, source in REFERENCES))
+    cut = [e for e in tail.epochs if not e.get("complete", True)]
+    if cut:
+        st.caption(
+            f"Epoch {cut[-1]['epoch']} was cut short by Stop: the per-epoch charts show only "
+            "complete epochs."
+        )
 
 
 def _panel(run_id: str, interval: float | None) -> None:
@@ -277,7 +311,7 @@ def _panel(run_id: str, interval: float | None) -> None:
             f"Test accuracy on the 10,000 test images: **{run.status['test_accuracy']:.2%}**",
             icon=":material/verified:",
         )
-    _charts(tail)
+    _charts(run, tail)
     # Rerun the whole page when what it shows outside this panel changes: the run ended
     # (history, Stop), its worker reported (Start), or it needs another refresh rate.
     if interval is not None and (
@@ -285,6 +319,7 @@ def _panel(run_id: str, interval: float | None) -> None:
         or (st.session_state.get(STARTING) == run_id and not _starting())
     ):
         st.rerun()
+    rerun_page_if_requested()
 
 
 def run_panel(run: runs.Run | None) -> None:

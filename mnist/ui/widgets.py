@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Sequence
 
@@ -18,6 +19,18 @@ def keyed_to(prefix: str, identity: object) -> str:
     """A widget key that changes with ``identity``: a selection made on one model's chart or
     one list of runs (kept by row number) never carries over to another."""
     return f"{prefix}.{zlib.crc32(repr(identity).encode()):08x}"
+
+
+def percent(p: float) -> str:
+    """A probability as a percentage with one decimal, never rounded up to a certain 100 %."""
+    tenths = math.floor(float(p) * 1000)
+    return f"{tenths / 10:.1f}%"
+
+
+def full_stop(text: str) -> str:
+    """``text`` ending in a full stop (a library's message, quoted mid-sentence)."""
+    text = str(text).strip()
+    return text if not text or text[-1] in ".!?" else text + "."
 
 
 def show_error(message: object) -> None:

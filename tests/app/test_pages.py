@@ -152,7 +152,7 @@ def test_training_page_runs_a_tiny_training_to_the_history(runs_dir):
     history = at.dataframe[0].value
     assert list(history["run"]) == [run_id]
     assert list(history["status"]) == ["done"]
-    assert history["test accuracy"][0] == pytest.approx(run.status["test_accuracy"])
+    assert history["test accuracy"][0] == pytest.approx(100 * run.status["test_accuracy"])
 
     # Make it the model of Evaluate and Sketch, then delete it.
     at.session_state[table_key([run_id])] = {"selection": {"rows": [0], "columns": []}}
@@ -164,7 +164,8 @@ def test_training_page_runs_a_tiny_training_to_the_history(runs_dir):
     at.switch_page("pages/train.py").run()
     at.session_state[table_key([run_id])] = {"selection": {"rows": [0], "columns": []}}
     at.run()
-    next(b for b in at.button if b.label.startswith("Delete 1 run")).click().run()
+    # Delete asks first (a popover), then deletes.
+    next(b for b in at.button if b.label == "Delete for good").click().run()
     assert not at.exception, at.exception
     assert not run.path.exists()
     assert at.session_state["selected_run"] is None

@@ -33,11 +33,26 @@ def test_every_page_paints_its_content(page, server):
         }
         assert page.locator(main[path]).first.is_visible(), path
         if shots:
-            Path(shots).mkdir(parents=True, exist_ok=True)
-            page.set_viewport_size({"width": 1400, "height": 1800})
-            wait_idle(page)
-            page.screenshot(path=f"{shots}/{path or 'home'}.png")
-            page.set_viewport_size({"width": 1400, "height": 1000})
+            _screenshot(page, server, path, Path(shots))
+
+
+def _screenshot(page, server, path: str, folder: Path) -> None:
+    """The README's picture of a page: the Training page after a codelab run, a 7 sketched."""
+    from tests.e2e.conftest import click_start, wait_state
+
+    if path == "train":
+        run_id = click_start(page, server)
+        wait_state(server, run_id, ("done",))
+        page.locator("h4").filter(has_text="— done").first.wait_for(timeout=60_000)
+    if path == "sketch":
+        stroke(page, [(60, 50), (220, 50)])
+        stroke(page, [(220, 50), (120, 250)])
+        prediction(page)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    wait_idle(page)
+    page.screenshot(path=str(folder / f"{path or 'home'}.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def stroke(page, points, steps: int = 6) -> None:

@@ -199,7 +199,9 @@ def test_start_runs_what_the_form_shows_and_never_what_it_does_not(page, server)
     wait_state(server, run_id, runs.FINAL_STATES)
 
 
-@pytest.mark.parametrize("how", ["double-click", "two clicks 0.3 s apart"])
+@pytest.mark.parametrize(
+    "how", ["double-click", "two clicks 0.3 s apart", "two clicks 0.7 s apart"]
+)
 def test_two_quick_clicks_on_start_start_one_run(page, server, how):
     open_page(page, server, "train")
     set_slider(page, "Epochs", "Home")
@@ -210,7 +212,7 @@ def test_two_quick_clicks_on_start_start_one_run(page, server, how):
         start.dblclick()
     else:
         start.click()
-        time.sleep(0.3)
+        time.sleep(float(how.split()[2]))
         page.locator("[data-testid='stButton'] button").filter(has_text="Start").first.click(
             force=True, no_wait_after=True
         )
@@ -250,12 +252,14 @@ def test_delete_removes_the_chosen_run_and_selects_nothing_else(page, server):
     newest_first = sorted(ids, key=lambda i: runs.find_run(i, server.runs_dir).config.created)
     newest_first.reverse()
     _select_row(page, 1)
-    delete = page.get_by_role("button", name="Delete 1 run")
-    delete.click()
+    page.get_by_role("button", name="Delete 1 run").click()  # asks first
+    assert newest_first[0] in run_ids(server)
+    page.get_by_role("button", name="Delete for good").click()
     wait_until(lambda: newest_first[0] not in run_ids(server), 30, "the deletion")
     wait_idle(page)
     # Nothing is selected now, so no Delete button waits for a second click.
     assert page.get_by_role("button", name="Delete 1 run").count() == 0
+    assert page.get_by_role("button", name="Delete for good").count() == 0
     assert {newest_first[1], newest_first[2]} <= run_ids(server)
     assert exceptions(page) == []
 
@@ -358,3 +362,44 @@ def test_evaluate_per_class_table_fits_and_follows_a_deleted_run(page, server, t
     assert page.get_by_text("Model: **the bundled default model**").count() == 0
     assert page.get_by_text("the bundled default model").first.is_visible()
     assert exceptions(page) == []
+
+
+def test_use_these_settings_fills_the_form_at_once(page, server):
+    stop_all_runs(server)
+    train = TrainConfig(epochs=7, batch_size=64, train_size=2_000, validation_size=500)
+    path = runs.create_run(PRESETS["fast"].model, train, "fast", server.runs_dir)
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "pid": None, "heartbeat": 0})
+    open_page(page, server, "train")
+    assert run_heading(page)[0] == path.name  # the newest run
+    assert slider_value(page, "Epochs") == str(PRESETS["codelab"].train.epochs)  # a new session
+    page.get_by_role("button", name="Use these settings").click()
+    wait_idle(page)
+    # No other click: the form above shows the run's settings, and Start would run them.
+    assert slider_value(page, "Epochs") == "7"
+    assert slider_value(page, "Batch size") == "64"
+    assert slider_value(page, "Training images") == "2000"
+    assert page.get_by_text("Model: fast").is_visible()
+    run_id = click_start(page, server)
+    config = runs.find_run(run_id, server.runs_dir).config
+    assert (config.train, config.model, config.preset) == (train, PRESETS["fast"].model, "fast")
+    stop_all_runs(server)
+
+
+def test_watching_another_run_keeps_a_way_back_to_the_live_one(page, server):
+    stop_all_runs(server)
+    old = _make_finished_run(server, 1)
+    open_page(page, server, "train")
+    set_slider(page, "Epochs", "End")
+    set_slider(page, "Training images", "End")
+    live = click_start(page, server)
+    rows = sorted(run_ids(server), reverse=True)
+    _select_row(page, rows.index(old) + 1)
+    page.get_by_role("button", name="Watch this run").click()
+    wait_idle(page)
+    assert run_heading(page)[0] == old
+    page.get_by_role("button", name="Watch the live run").click()
+    wait_idle(page)
+    assert run_heading(page)[0] == live
+    page.get_by_role("button", name="Stop", exact=True).click()
+    run = wait_state(server, live, runs.FINAL_STATES)
+    assert run.state == runs.STOPPED

@@ -360,3 +360,36 @@ def test_a_format_1_config_opens_with_the_optimiser_in_training(tmp_path):
     assert config.to_dict()["format_version"] == runs.CONFIG_FORMAT
     with pytest.raises(ValueError, match="newer than this version"):
         runs.RunConfig.from_dict({**config.to_dict(), "format_version": runs.CONFIG_FORMAT + 1})
+
+
+def test_a_run_stopped_mid_epoch_reads_as_its_complete_epochs():
+    stopped = {"state": runs.STOPPED, "epoch": 15, "epochs_completed": 14}
+    assert runs.epochs_text(stopped, 15) == "14/15"
+    assert runs.epochs_text({"state": runs.RUNNING, "epoch": 3}, 10) == "3/10"
+    assert runs.epochs_text({"state": runs.QUEUED}, 10) == "0/10"
+
+
+def test_a_stop_request_shows_as_stopping_at_once(runs_dir, codelab_model, tiny_train):
+    path = runs.create_run(codelab_model, tiny_train)
+    runs.write_json_atomic(
+        path / runs.STATUS, {"state": runs.RUNNING, "pid": os.getpid(), "heartbeat": time.time()}
+    )
+    assert runs.load_run(path).state == runs.RUNNING
+    (path / runs.STOP_FILE).touch()
+    run = runs.load_run(path)
+    assert run.state == runs.STOPPING and run.is_live
+
+
+@pytest.mark.parametrize(
+    ("status", "starting"),
+    [
+        ({"state": runs.QUEUED, "pid": None}, True),  # launched, the worker not up yet
+        ({"state": runs.QUEUED, "pid": 5, "message": runs.STARTING}, True),  # TF loads
+        ({"state": runs.QUEUED, "pid": 5, "message": runs.WAITING}, False),  # another run's slot
+        ({"state": runs.RUNNING, "pid": 5, "message": runs.LOADING}, True),
+        ({"state": runs.RUNNING, "pid": 5, "message": "training"}, False),
+        ({"state": runs.FAILED, "pid": None}, False),
+    ],
+)
+def test_is_starting(status, starting):
+    assert runs.is_starting(status) is starting

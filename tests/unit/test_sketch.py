@@ -438,3 +438,47 @@ def test_an_answer_is_unsure_below_half_of_the_probability():
     assert sketch.is_unsure(np.array([0.269, 0.2] + [0.531 / 8] * 8))
     assert not sketch.is_unsure(np.array([0.5] + [0.5 / 9] * 9))
     assert sketch.is_unsure(np.full(10, 0.1))  # a guess: every digit alike
+
+
+def _photo_of_a_seven(size=(600, 800)) -> Image.Image:
+    """A thick dark 7 on beige paper lit unevenly (brighter on the left), as a phone takes it."""
+    w, h = size
+    shade = np.linspace(235, 200, w, dtype=np.float32)[np.newaxis, :].repeat(h, axis=0)
+    paper = np.stack([shade, shade * 0.95, shade * 0.85], axis=-1)
+    noise = np.random.default_rng(0).normal(0, 3, paper.shape)
+    image = Image.fromarray(np.clip(paper + noise, 0, 255).astype(np.uint8))
+    ImageDraw.Draw(image).line(
+        [(150, 200), (450, 200), (280, 620)], fill=(40, 35, 30), width=40, joint="curve"
+    )
+    return image
+
+
+def test_a_photo_on_off_white_paper_has_no_grey_box_around_the_digit():
+    x = preprocess(_photo_of_a_seven())[..., 0]
+    ink = x > 0.5
+    assert ink.sum() > 30
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    box = x[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    background = box[box < 0.5]
+    # Inside the digit's box, what is not stroke is black paper, as in MNIST: no grey haze.
+    assert float(np.median(background)) == 0.0
+    assert float(background.mean()) < 0.03
+    # The 28×28 frame outside the digit's box is black too.
+    outside = np.ones_like(ink)
+    outside[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] = False
+    assert float(x[outside].max()) < 0.05
+
+
+def test_blank_paper_photo_is_still_empty():
+    w, h = 600, 800
+    shade = np.linspace(235, 190, w, dtype=np.float32)[np.newaxis, :].repeat(h, axis=0)
+    noisy = shade + np.random.default_rng(1).normal(0, 3, shade.shape)
+    with pytest.raises(EmptySketch):
+        preprocess(Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)))
+
+
+def test_an_image_too_large_to_decode_says_so(tmp_path):
+    path = tmp_path / "huge.png"
+    Image.new("1", (20_000, 20_000)).save(path)  # 400 megapixels, a few hundred kB
+    with pytest.raises(SketchError, match=r"image too large \(more than 25 million pixels\)"):
+        open_image(path)
