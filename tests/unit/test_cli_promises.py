@@ -248,8 +248,16 @@ def test_runs_list_shows_a_killed_workers_run_as_failed(runs_dir, codelab_model,
 
 # -- 10: a package, from any folder ---------------------------------------------------------
 def test_the_wheel_holds_the_library_its_data_the_model_and_a_console_script(tmp_path):
+    import shutil
+
+    source = tmp_path / "src"  # a copy: setuptools builds in the source tree
+    skip = shutil.ignore_patterns("__pycache__")
+    for folder in ("mnist", "models"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
          "-q", "-w", str(tmp_path)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
