@@ -62,7 +62,11 @@ def settings_form() -> None:
     draft = _draft()
     _, preset = get_model_config()
     with st.expander("Hyper-parameters", expanded=True, icon=":material/tune:"):
-        st.caption(f"Model: **{preset or 'custom'}** (set on the Model page).")
+        st.caption(
+            f"Model: **{preset or 'custom'}** (set on the Model page). These settings belong to "
+            "this browser tab: a reload starts again from the codelab preset, and a run's "
+            "**Use these settings** brings its own back."
+        )
         c1, c2, c3 = st.columns(3)
         c1.slider(
             "Epochs", 1, max(MAX_EPOCHS, draft["epochs"]), **draft.bind("epochs", then=_edited)
@@ -267,9 +271,9 @@ def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
         a.markdown("**Per epoch** (onEpochEnd)")
         a.vega_lite_chart(spec=live_epoch_chart(epochs, "loss"), width="stretch")
         b.markdown("&nbsp;")
-        refs = [(label, value) for label, value, _ in REFERENCES]
+        refs = [(ref.label, ref.value) for ref in REFERENCES]
         b.vega_lite_chart(spec=live_epoch_chart(epochs, "accuracy", refs), width="stretch")
-        b.caption(" · ".join(f"{label}: {source}" for label, _, source in REFERENCES))
+        b.caption(" · ".join(f"{ref.label}: {ref.source}" for ref in REFERENCES))
     cut = [e for e in tail.epochs if not e.get("complete", True)]
     if cut:
         st.caption(

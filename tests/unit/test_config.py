@@ -400,3 +400,18 @@ def test_train_config_describes_itself_for_people():
     assert "cosine decay" in best and "augmented" in best
     patient = TrainConfig(epochs=1, early_stopping=3).describe()
     assert "1 epoch of batch" in patient and "early stopping (patience 3)" in patient
+
+
+def test_the_codelab_reference_line_is_the_measured_figure():
+    """The figure on the charts is the one models/README.md's measured table gives."""
+    import re
+    from pathlib import Path
+
+    from mnist.config import REFERENCES
+
+    table = (Path(__file__).resolve().parents[2] / "models" / "README.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| `codelab` |"))
+    measured = float(re.findall(r"\| ([\d.]+)% \|", row)[0]) / 100
+    (codelab,) = [r for r in REFERENCES if r.name == "codelab model"]
+    assert codelab.value == pytest.approx(measured, abs=5e-5)
+    assert codelab.label == f"codelab model {measured * 100:.4g} %"
