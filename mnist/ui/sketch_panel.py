@@ -10,7 +10,7 @@ from mnist.charts import probability_chart
 from mnist.sketch import EmptySketch, SketchError, classify, is_unsure, open_image, preprocess
 from mnist.ui.loaders import model_for
 from mnist.ui.state import ModelChoice
-from mnist.ui.widgets import show_error, to_display
+from mnist.ui.widgets import percent, show_error, to_display
 
 PREVIEW_SIDE = 280  # the canvas's size: an upload's preview matches it
 
@@ -80,16 +80,17 @@ def answer(x: np.ndarray | None, choice: ModelChoice, hint: str, source: str = "
     st.metric(
         "Prediction",
         digit,
-        f"{probs[digit]:.1%} {'— unsure' if unsure else 'confident'}",
+        f"{percent(probs[digit])} {'— unsure' if unsure else 'confident'}",
         delta_color="off",
         delta_arrow="off",
     )
     if unsure:
         st.warning(
             f"The network is unsure: no digit gets half of its belief. Its best guess is "
-            f"**{digit}** ({probs[digit]:.1%}), then **{runner_up}** ({probs[runner_up]:.1%}). "
+            f"**{digit}** ({percent(probs[digit])}), then **{runner_up}** "
+            f"({percent(probs[runner_up])}). "
             + ADVICE[source],
             icon=":material/help:",
         )
     st.altair_chart(probability_chart(probs), width="stretch")
-    st.caption(f"Runner-up: {runner_up} ({probs[runner_up]:.1%}).")
+    st.caption(f"Runner-up: {runner_up} ({percent(probs[runner_up])}).")
