@@ -1,23 +1,17 @@
 """Sketch: draw or upload a digit, see the 28×28 input the network gets and its answer."""
 
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from mnist.ui import current_model_choice, page_header, require_router, show_error
-from mnist.ui.sketch_panel import answer, network_input, read_upload
+from mnist.ui.sketch_panel import answer, drawing_canvas, network_input, read_upload
 
 require_router("pages/sketch.py")
-
-CANVAS_SIDE = 280  # 10× MNIST's 28 pixels
 
 page_header(
     "Sketch a digit",
     "Draw with the mouse (or a finger), or upload a photo of a "
     "digit: the network answers when you lift the pen.",
 )
-st.session_state.setdefault("sketch.canvas_id", 0)  # bumped by Clear: a fresh canvas
-st.session_state.setdefault("sketch.stroke", 22)
-
 choice = current_model_choice()
 if choice.note:
     st.warning(choice.note, icon=":material/warning:")
@@ -27,38 +21,14 @@ if not choice.path.is_file():
 st.caption(f"Model: **{choice.label}**.")
 
 
-def clear() -> None:
-    st.session_state["sketch.canvas_id"] += 1
-
-
-def remember_stroke() -> None:
-    st.session_state["sketch.stroke"] = st.session_state["sketch.stroke_w"]
-
-
 # Both tabs stay on the page (only one shows), so switching keeps the drawing and the upload.
 draw, upload = st.tabs(["Draw", "Upload an image"])
 with draw:
     canvas_col, input_col, answer_col = st.columns([1.2, 0.8, 1.6], gap="medium")
     with canvas_col:
-        result = st_canvas(
-            stroke_width=st.session_state["sketch.stroke"],
-            stroke_color="#FFFFFF",
-            background_color="#000000",
-            height=CANVAS_SIDE,
-            width=CANVAS_SIDE,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key=f"sketch.canvas.{st.session_state['sketch.canvas_id']}",
-        )
-        st.caption(
-            "Hover the square for undo and redo. Its pencil button selects and moves strokes "
-            "instead of drawing: leave it off to draw."
-        )
-        st.session_state["sketch.stroke_w"] = st.session_state["sketch.stroke"]
-        st.slider("Stroke width", 8, 40, key="sketch.stroke_w", on_change=remember_stroke)
-        st.button("Clear", icon=":material/ink_eraser:", on_click=clear)
+        drawing = drawing_canvas()
     with input_col:
-        x = network_input(result.image_data, "canvas")
+        x = network_input(drawing, "canvas")
     with answer_col:
         answer(x, choice, "Draw a digit on the black square to see what the network thinks.")
 with upload:

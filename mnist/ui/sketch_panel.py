@@ -13,6 +13,58 @@ from mnist.ui.state import ModelChoice
 from mnist.ui.widgets import percent, show_error, to_display
 
 PREVIEW_SIDE = 280  # the canvas's size: an upload's preview matches it
+CANVAS_ID = "sketch.canvas_id"  # bumped by Clear: a fresh canvas
+DRAWING = "sketch.drawing"  # the last drawing: (the canvas's JSON, its RGBA image)
+MOUNTED = "sketch.mounted"  # the drawing the canvas was (re)created with on this visit
+STROKE = "sketch.stroke"
+
+
+def _clear() -> None:
+    st.session_state[CANVAS_ID] += 1
+    st.session_state[DRAWING] = None
+
+
+def _remember_stroke() -> None:
+    st.session_state[STROKE] = st.session_state["sketch.stroke_w"]
+
+
+def drawing_canvas() -> np.ndarray | None:
+    """The black square to draw on; returns the drawing (RGBA) or None.
+
+    The drawing outlives a page switch: the canvas is re-created with it (and its image is
+    used until the canvas sends a new one), as a person expects of something they made.
+    """
+    from streamlit_drawable_canvas import st_canvas  # only under `streamlit run`
+
+    st.session_state.setdefault(CANVAS_ID, 0)
+    st.session_state.setdefault(STROKE, 22)
+    st.session_state.setdefault(DRAWING, None)
+    key = f"sketch.canvas.{st.session_state[CANVAS_ID]}"
+    if key not in st.session_state:  # created on this visit: with the last drawing, if any
+        st.session_state[MOUNTED] = st.session_state[DRAWING]
+    mounted = st.session_state.get(MOUNTED)
+    result = st_canvas(
+        stroke_width=st.session_state[STROKE],
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=PREVIEW_SIDE,
+        width=PREVIEW_SIDE,
+        drawing_mode="freedraw",
+        initial_drawing=mounted[0] if mounted else None,
+        return_image_data=True,
+        key=key,
+    )
+    st.caption(
+        "Hover the square for undo and redo. Its pencil button selects and moves strokes "
+        "instead of drawing: leave it off to draw."
+    )
+    st.session_state["sketch.stroke_w"] = st.session_state[STROKE]
+    st.slider("Stroke width", 8, 40, key="sketch.stroke_w", on_change=_remember_stroke)
+    st.button("Clear", icon=":material/ink_eraser:", on_click=_clear)
+    if result.image_data is not None:
+        st.session_state[DRAWING] = (result.json_data, result.image_data)
+        return result.image_data
+    return mounted[1] if mounted else None  # nothing sent since it was re-created
 
 
 def read_upload(key: str) -> Image.Image | None:
@@ -88,8 +140,7 @@ def answer(x: np.ndarray | None, choice: ModelChoice, hint: str, source: str = "
         st.warning(
             f"The network is unsure: no digit gets half of its belief. Its best guess is "
             f"**{digit}** ({percent(probs[digit])}), then **{runner_up}** "
-            f"({percent(probs[runner_up])}). "
-            + ADVICE[source],
+            f"({percent(probs[runner_up])}). " + ADVICE[source],
             icon=":material/help:",
         )
     st.altair_chart(probability_chart(probs), width="stretch")

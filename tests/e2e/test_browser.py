@@ -102,3 +102,25 @@ def test_sketch_mouse_strokes_are_classified_and_clear_empties(page, server):
     stroke(page, circle(70, 80, 35))
     assert prediction(page) == "0"
     assert exceptions(page) == []
+
+
+def test_a_drawing_outlives_a_page_switch_until_cleared(page, server):
+    from tests.e2e.conftest import go
+
+    open_page(page, server, "sketch")
+    stroke(page, [(60, 50), (220, 50)])
+    stroke(page, [(220, 50), (120, 250)])
+    assert prediction(page) == "7"
+    go(page, "Data")
+    go(page, "Sketch")
+    assert prediction(page) == "7"  # the drawing came back with the page
+    stroke(page, [(140, 20), (140, 260)])  # more ink on the kept drawing: a new answer comes
+    wait_idle(page)
+    assert prediction(page) in {str(d) for d in range(10)}
+    page.get_by_role("button", name="Clear").click()
+    wait_idle(page)
+    go(page, "Data")
+    go(page, "Sketch")
+    shown = page.locator("[data-testid='stMetric']").filter(has_text="Prediction")
+    assert shown.filter(visible=True).count() == 0
+    assert exceptions(page) == []
