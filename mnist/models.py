@@ -192,12 +192,36 @@ def export_for_inference(source: str | Path, dest: str | Path) -> Path:
     return dest
 
 
+def _shape_text(shape) -> str:
+    return "×".join("?" if d is None else str(d) for d in shape[1:]) or "scalar"
+
+
+def check_input_output(model: keras.Model, name: str) -> keras.Model:
+    """``model`` if it takes 28×28×1 images and gives 10 probabilities, else ``ValueError``
+    with one sentence saying what it is made for."""
+    shape_in, shape_out = model.input_shape, model.output_shape
+    if isinstance(shape_in, list) or isinstance(shape_out, list):
+        raise ValueError(
+            f"{name} has several inputs or outputs; this app needs a model that takes one "
+            "28×28×1 image and gives 10 probabilities"
+        )
+    if tuple(shape_in[1:]) != INPUT_SHAPE or tuple(shape_out[1:]) != (NUM_CLASSES,):
+        raise ValueError(
+            f"{name} is a model for {_shape_text(shape_in)} inputs with "
+            f"{_shape_text(shape_out)} outputs; this app needs 28×28×1 images in and "
+            f"{NUM_CLASSES} probabilities out"
+        )
+    return model
+
+
 def load_model(path: str | Path) -> keras.Model:
-    """Load a ``.keras`` file safely (``safe_mode`` on: no arbitrary code from the file)."""
+    """Load a ``.keras`` file safely (``safe_mode`` on: no arbitrary code from the file) and
+    check that it is a digit classifier (28×28×1 in, 10 out); ``ValueError`` otherwise."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a bad archive
-        raise ValueError(f"{path}: not a readable Keras model ({exc})") from None
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception:  # Keras raises many types, with long messages, for a bad archive
+        raise ValueError(f"{path}: not a readable Keras model file") from None
+    return check_input_output(model, str(path))

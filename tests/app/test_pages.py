@@ -313,3 +313,25 @@ def test_a_diverged_run_model_gets_a_message_not_a_json_error(
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
     assert any("outputs are not finite numbers" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("name", ["evaluate", "sketch"])
+def test_a_model_for_other_images_gets_one_sentence(name, runs_dir, codelab_model, tiny_train):
+    import keras
+
+    path = runs.create_run(codelab_model, tiny_train)
+    keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(5)]
+    ).save(path / runs.MODEL)
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": 0})
+    at = open_page(name)
+    at.session_state["selected_run"] = path.name
+    at.run()
+    if name == "sketch":
+        at.session_state["sketch.canvas.0"] = _canvas_drawing(
+            lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
+        )
+        at.run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any("is a model for 32×32×3 inputs with 5 outputs" in e for e in errors), errors

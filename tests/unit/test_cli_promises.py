@@ -375,3 +375,23 @@ def test_tensorflow_start_up_noise_reaches_nobody_who_did_not_ask(tmp_path):
     assert code == 0 and err == "" and json.loads(out)["count"] == 10_000
     code, _, err = finish(cli("--verbose", "evaluate", "--json", cwd=tmp_path))
     assert code == 0 and err.strip()  # asked for: TensorFlow's own lines are shown
+
+
+def test_a_model_made_for_other_images_gets_one_sentence_and_exit_1(tmp_path):
+    import keras
+
+    path = tmp_path / "cifar.keras"
+    keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(5)]
+    ).save(path)
+    digit = tmp_path / "seven.png"
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (100, 100), 255)
+    ImageDraw.Draw(image).line([(20, 20), (80, 20), (40, 90)], fill=0, width=8)
+    image.save(digit)
+    for argv in (["predict", "--model", str(path), str(digit)], ["evaluate", "--model", str(path)]):
+        code, out, err = finish(cli(*argv, cwd=tmp_path))
+        assert code == 1 and out == ""
+        line = one_error_line(err)
+        assert "is a model for 32×32×3 inputs with 5 outputs" in line, line

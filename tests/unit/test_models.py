@@ -114,3 +114,27 @@ def test_load_model_errors(tmp_path):
     junk.write_bytes(b"not a zip archive")
     with pytest.raises(ValueError, match="not a readable Keras model"):
         load_model(junk)
+
+
+def test_a_model_for_other_inputs_is_refused_with_one_sentence(tmp_path):
+    other = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(5)]
+    )
+    path = tmp_path / "cifar.keras"
+    other.save(path)
+    with pytest.raises(ValueError) as excinfo:
+        load_model(path)
+    message = str(excinfo.value)
+    assert message == (
+        f"{path} is a model for 32×32×3 inputs with 5 outputs; this app needs 28×28×1 "
+        "images in and 10 probabilities out"
+    )
+    assert "\x1b[" not in message and "\n" not in message  # no colours, one line
+
+
+def test_a_damaged_file_says_so_without_kerass_own_message(tmp_path):
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError) as excinfo:
+        load_model(junk)
+    assert str(excinfo.value) == f"{junk}: not a readable Keras model file"
