@@ -13,6 +13,7 @@ time: the table says whether each target was met.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -174,7 +175,7 @@ def training_watched(quick: bool, reps: int) -> Row:
     the median ratio of each watched phase to the unwatched phase before it.
     """
     from mnist import runs
-    from mnist.config import PRESETS, TrainConfig
+    from mnist.config import PRESETS
 
     pairs, settle, measure = (2, 2.0, 4.0) if quick else (max(reps, 6), 3.0, 9.0)
     p = PRESETS["fast"]
@@ -185,7 +186,11 @@ def training_watched(quick: bool, reps: int) -> Row:
         path = None
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            train = TrainConfig(epochs=20, train_size=20000 if quick else 55000)
+            # As many epochs as a run may have: it is stopped when the phases are measured, so
+            # it must outlast them however fast the machine is.
+            train = dataclasses.replace(
+                p.train, epochs=500, train_size=20000 if quick else 55000
+            )
             path = runs.start_run(p.model, train, "fast", tmp)
             tail = runs.MetricsTail(path)
             while not tail.batches:  # TensorFlow's start-up is not training
@@ -210,16 +215,18 @@ def training_watched(quick: bool, reps: int) -> Row:
                     seconds = time.perf_counter() - t0
                     if watched and not page.locator("[data-testid='stVegaLiteChart']").count():
                         raise RuntimeError("the Training page did not show the live charts")
-                    # The worker's own clock over the batches of this phase, within one epoch:
-                    # the pause for validation at an epoch's end is not training speed.
+                    # The worker's own clock between consecutive batches of this phase within
+                    # an epoch: the pause for validation at an epoch's end is not training
+                    # speed. On a fast machine a phase spans several epochs; every one counts.
                     window = tail.batches[first:]
-                    window = [b for b in window if window and b["epoch"] == window[-1]["epoch"]]
-                    if len(window) < 2:
+                    steps = [(a, b) for a, b in zip(window, window[1:], strict=False)
+                             if a["epoch"] == b["epoch"]]  # fmt: skip
+                    if not steps:
                         raise RuntimeError("the run made no progress in a phase")
+                    busy = sum(b["elapsed"] - a["elapsed"] for a, b in steps)
                     phases.append({
                         "watched": watched,
-                        "samples_per_second": (window[-1]["step"] - window[0]["step"])
-                        * p.train.batch_size / (window[-1]["elapsed"] - window[0]["elapsed"]),
+                        "samples_per_second": len(steps) * p.train.batch_size / busy,
                         "dashboard_cores": (cpu - cpu0) / seconds,
                     })  # fmt: skip
         finally:
