@@ -188,9 +188,7 @@ def training_watched(quick: bool, reps: int) -> Row:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             # As many epochs as a run may have: it is stopped when the phases are measured, so
             # it must outlast them however fast the machine is.
-            train = dataclasses.replace(
-                p.train, epochs=500, train_size=20000 if quick else 55000
-            )
+            train = dataclasses.replace(p.train, epochs=500, train_size=20000 if quick else 55000)
             path = runs.start_run(p.model, train, "fast", tmp)
             tail = runs.MetricsTail(path)
             while not tail.batches:  # TensorFlow's start-up is not training
