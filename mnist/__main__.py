@@ -20,6 +20,7 @@ from pathlib import Path
 from mnist import DEFAULT_MODEL, __version__, runs
 from mnist import data as mnist_data
 from mnist.config import OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+from mnist.records import BatchRecord, EpochRecord, RunStatus
 
 PROG = "mnist" if Path(sys.argv[0]).name == "mnist" else "python -m mnist"
 HELP_WIDTH = 100  # --help is the same on every terminal, so the README can show it
@@ -321,50 +322,42 @@ def _trainable_run_dir(text: str) -> Path:
     """A run folder ``--run-dir`` may train: created, never started (or never got going)."""
     run = runs.load_run(text)  # RunError → one line
     status = run.status
-    started = (run.path / runs.METRICS).exists() or status.get("state") not in (
-        runs.QUEUED,
-        runs.FAILED,
-    )
-    if started or (status.get("state") == runs.FAILED and not status.get("stale")):
+    started = (run.path / runs.METRICS).exists() or status.state not in (runs.QUEUED, runs.FAILED)
+    if started or (status.state == runs.FAILED and not status.stale):
         raise CliError(
             f"run {run.run_id} is {run.state}: a run folder is trained once; "
             f"start a new run instead (`{PROG} train`)"
         )
     if runs.worker_reported(status) and run.is_live:
-        raise CliError(f"run {run.run_id} already has a worker (pid {status.get('pid')})")
+        raise CliError(f"run {run.run_id} already has a worker (pid {status.pid})")
     return run.path
 
 
 def _progress_printer(out, epochs: int):
     last = [0.0]
 
-    def report(record: dict) -> None:
+    def report(record: BatchRecord | EpochRecord) -> None:
         now = time.monotonic()
-        loss = record.get("loss")
-        accuracy = record.get("accuracy")
-        figures = f"loss {loss if loss is not None else float('nan'):.4f}  " + (
-            f"accuracy {accuracy if accuracy is not None else float('nan'):.4f}"
-        )
-        if record["type"] == "epoch":
+        loss = record.loss if record.loss is not None else float("nan")
+        accuracy = record.accuracy if record.accuracy is not None else float("nan")
+        figures = f"loss {loss:.4f}  accuracy {accuracy:.4f}"
+        if isinstance(record, EpochRecord):
             val = ""
-            if record.get("val_accuracy") is not None:
-                val = (
-                    f"  val_loss {record['val_loss']:.4f}"
-                    f"  val_accuracy {record['val_accuracy']:.4f}"
-                )
-            how = "finished" if record.get("complete", True) else "stopped part-way"
+            if record.val_accuracy is not None:
+                val = f"  val_loss {record.val_loss:.4f}  val_accuracy {record.val_accuracy:.4f}"
+            how = "finished" if record.complete else "stopped part-way"
             print(
-                f"epoch {record['epoch']}/{epochs} {how} in {record['epoch_seconds']:.1f} s  "
+                f"epoch {record.epoch}/{epochs} {how} in {record.epoch_seconds:.1f} s  "
                 f"{figures}{val}",
                 file=out,
                 flush=True,
             )
         elif now - last[0] >= 2.0:
             last[0] = now
-            rate = record.get("samples_per_second") or 0
+            rate = record.samples_per_second or 0
             print(
-                f"epoch {record['epoch']}/{epochs}  batch {record['batch']}  {figures}  "
-                f"{rate:.0f} samples/s  ETA {runs.clock(record.get('eta_seconds'))}",
+                f"epoch {record.epoch}/{epochs}  batch {record.batch}  {figures}  "
+                f"{rate:.0f} samples/s  ETA {runs.clock(record.eta_seconds)}",
                 file=out,
                 flush=True,
             )
@@ -372,7 +365,7 @@ def _progress_printer(out, epochs: int):
     return report
 
 
-def _summary(run_dir: Path, status: dict) -> dict:
+def _summary(run_dir: Path, status: RunStatus) -> dict:
     keys = (
         "test_accuracy",
         "train_seconds",
@@ -388,12 +381,12 @@ def _summary(run_dir: Path, status: dict) -> dict:
     return {
         "run_id": run_dir.name,
         "run_dir": str(run_dir),
-        "status": status.get("state"),
-        **{k: status.get(k) for k in keys},
+        "status": status.state,
+        **{k: getattr(status, k) for k in keys},
     }
 
 
-def _say_how_it_ended(run_dir: Path, status: dict, summary: dict, out) -> None:
+def _say_how_it_ended(run_dir: Path, status: RunStatus, summary: dict, out) -> None:
     state = summary["status"]
     if summary["test_accuracy"] is not None:
         line = (
@@ -407,10 +400,10 @@ def _say_how_it_ended(run_dir: Path, status: dict, summary: dict, out) -> None:
             line += f" ({ended}weights of epoch {summary['best_epoch']}, the best val_loss)"
         print(line, file=out, flush=True)
     elif state == runs.STOPPED:
-        reason = status.get("message") or "stopped before training began"
+        reason = status.message or "stopped before training began"
         print(f"run {run_dir.name} stopped: {reason}; no model", file=out, flush=True)
     else:
-        print(f"run {run_dir.name} {state}: {status.get('error')}", file=sys.stderr, flush=True)
+        print(f"run {run_dir.name} {state}: {status.error}", file=sys.stderr, flush=True)
 
 
 def _export(run_dir: Path, dest: Path, summary: dict, command: str, out) -> None:
@@ -589,9 +582,9 @@ def _run_record(run: runs.Run) -> dict:
         "preset": run.config.preset,
         "created": run.config.created,
         "epochs": run.config.train.epochs,
-        "epochs_completed": status.get("epochs_completed"),
-        "test_accuracy": status.get("test_accuracy"),
-        "error": status.get("error"),
+        "epochs_completed": status.epochs_completed,
+        "test_accuracy": status.test_accuracy,
+        "error": status.error,
     }
 
 
@@ -620,7 +613,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     if args.action == "show":
         run = runs.find_run(args.run_id, args.runs_dir)
-        print(json.dumps({**_run_record(run), "config": run.config.to_dict(), "state": run.status}))
+        record = {**_run_record(run), "config": run.config.to_dict(), "state": run.status.to_dict()}
+        print(json.dumps(record))
         return 0
     if args.action == "stop":
         run = runs.find_run(args.run_id, args.runs_dir)

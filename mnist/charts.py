@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
 from mnist import NUM_CLASSES
+from mnist.records import BatchRecord, EpochRecord
 
 DIGITS = list(range(NUM_CLASSES))
 SELECTION = "cell"  # the confusion matrix's point selection (read back through on_select)
@@ -65,12 +67,16 @@ def pixel_histogram_chart(counts: np.ndarray, edges: np.ndarray) -> alt.Chart:
     )
 
 
-def metrics_frames(batches: list[dict], epochs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-batch and per-epoch metric records → DataFrames with the columns the charts use."""
-    batch_cols = ["step", "epoch", "loss", "accuracy"]
-    epoch_cols = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
-    b = pd.DataFrame(batches, columns=batch_cols) if batches else pd.DataFrame(columns=batch_cols)
-    e = pd.DataFrame(epochs, columns=epoch_cols) if epochs else pd.DataFrame(columns=epoch_cols)
+_BATCH_COLUMNS = ["step", "epoch", "loss", "accuracy", "batch_loss", "batch_accuracy"]
+_EPOCH_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+
+
+def metrics_frames(
+    batches: Sequence[BatchRecord], epochs: Sequence[EpochRecord]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-batch and per-epoch records → DataFrames with the columns the charts use."""
+    b = pd.DataFrame([asdict(r) for r in batches], columns=_BATCH_COLUMNS)
+    e = pd.DataFrame([asdict(r) for r in epochs], columns=_EPOCH_COLUMNS)
     return b.astype(float), e.astype(float)
 
 
@@ -86,8 +92,18 @@ def thin(frame: pd.DataFrame, max_points: int = MAX_BATCH_POINTS, by: str = "ste
 
 
 def batch_frame(batches: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The rows ``batch_chart`` draws: step, epoch and ``metric``, thinned."""
-    return thin(batches[["step", "epoch", metric]].dropna())
+    """The rows ``batch_chart`` draws, thinned: step, epoch, each batch's own ``metric`` and
+    its exponential moving average (``smoothed``, over about a tenth of an epoch).
+
+    Records of format 1 have only Keras's running mean; it stands in for the batch values.
+    """
+    own = f"batch_{metric}"
+    source = own if own in batches and batches[own].notna().any() else metric
+    frame = batches[["step", "epoch", source]].dropna().rename(columns={source: metric})
+    per_epoch = frame.groupby("epoch")["step"].count().max() if len(frame) else 1
+    span = int(np.clip(per_epoch / 10, 3, 50))
+    frame["smoothed"] = frame[metric].ewm(span=span).mean()
+    return thin(frame)
 
 
 AXIS_FORMATS = {"loss": ".3~r", "accuracy": ".3~%"}  # 2.33, 0.0123; 56.8%, 99.1%
@@ -110,20 +126,26 @@ def _newest_point(chart: alt.Chart, x: str) -> alt.Chart:
 def batch_chart(batches: pd.DataFrame, metric: str) -> alt.Chart:
     """One metric (``loss`` or ``accuracy``) per batch, over training steps: onBatchEnd.
 
-    The values are Keras's running mean within each epoch (the page says so).
+    Each batch's own value (thin, as the codelab's chart) and its moving average (bold).
     """
     base = alt.Chart(batch_frame(batches, metric)).encode(
         x=alt.X("step:Q", title="batch (training step)", axis=alt.Axis(format="d")),
-        y=alt.Y(
-            f"{metric}:Q",
-            title=metric,
-            scale=alt.Scale(zero=False),
-            axis=alt.Axis(format=_axis_format(metric)),
-        ),
-        tooltip=["epoch:Q", "step:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],
+        tooltip=[
+            "epoch:Q",
+            "step:Q",
+            alt.Tooltip(f"{metric}:Q", format=".4f", title=f"this batch's {metric}"),
+            alt.Tooltip("smoothed:Q", format=".4f", title="moving average"),
+        ],
     )
-    line = base.mark_line(interpolate="monotone")
-    return alt.layer(line, _newest_point(base, "step")).properties(height=240)
+    y = alt.Y(
+        f"{metric}:Q",
+        title=metric,
+        scale=alt.Scale(zero=False),
+        axis=alt.Axis(format=_axis_format(metric)),
+    )
+    raw = base.mark_line(color="#1f77b4", opacity=0.35, strokeWidth=1).encode(y=y)
+    smooth = base.mark_line(color="#1f77b4", strokeWidth=2.5).encode(y="smoothed:Q")
+    return alt.layer(raw, smooth, _newest_point(base.encode(y=y), "step")).properties(height=240)
 
 
 def _epoch_series(epochs: pd.DataFrame, metric: str) -> list[str]:
@@ -198,10 +220,6 @@ def _spec_with_named_rows(chart: alt.Chart) -> dict:
     del spec["datasets"][holder["data"]["name"]]
     holder["data"] = {"name": LIVE_ROWS}
     return spec
-
-
-_BATCH_COLUMNS = ["step", "epoch", "loss", "accuracy"]
-_EPOCH_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
 
 
 @functools.lru_cache(maxsize=32)

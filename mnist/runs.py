@@ -2,7 +2,8 @@
 
 A run folder (``runs/<run-id>/``) holds ``config.json`` (model + training config), a
 ``metrics.jsonl`` the worker appends per batch and per epoch, a ``status.json`` (state, pid,
-heartbeat, progress, error) and, once trained, ``model.keras`` and ``evaluation.json``.
+heartbeat, progress, error) and, once trained, ``model.keras`` and ``evaluation.json``; each
+file has one writer and a typed, versioned format (``mnist.records``, docs/run-folder.md).
 Whole files are written to a temporary name and renamed, so a reader never sees half a file.
 
 Runs are started as worker processes (``python -m mnist train --run-dir DIR``); a server-wide
@@ -30,16 +31,32 @@ from typing import IO, Any
 
 from mnist import TRAIN_IMAGES
 from mnist.config import ModelConfig, TrainConfig, migrate_optimizer_fields
+from mnist.records import (
+    DONE,
+    FAILED,
+    FINAL_STATES,
+    LIVE_STATES,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    STOPPING,
+    BatchRecord,
+    EpochRecord,
+    FormatError,
+    MetricsHeader,
+    RunStatus,
+    dumps,
+    parse_metrics_line,
+)
 
 RUNS_DIR_ENV = "MNIST_RUNS_DIR"
 MAX_RUNS_ENV = "MNIST_MAX_RUNS"
 DEFAULT_RUNS_DIR = "runs"
 DEFAULT_MAX_RUNS = 1  # one training at a time: a 2-core machine has nothing to spare
 
-QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
-DONE, STOPPED, FAILED = "done", "stopped", "failed"
-LIVE_STATES = (QUEUED, RUNNING, STOPPING)
-FINAL_STATES = (DONE, STOPPED, FAILED)
+__all__ = [  # the run states, re-exported: runs.DONE reads better than records.DONE
+    "DONE", "FAILED", "FINAL_STATES", "LIVE_STATES", "QUEUED", "RUNNING", "STOPPED", "STOPPING",
+]  # fmt: skip
 
 # What a live run's status says while it is not training yet.
 STARTING = "starting: loading TensorFlow"  # the worker is up, TensorFlow loads (seconds)
@@ -170,7 +187,7 @@ class Run:
 
     path: Path
     config: RunConfig
-    status: dict  # status.json, with a dead worker's live state turned into "failed"
+    status: RunStatus  # status.json, with a dead worker's live state turned into "failed"
 
     @property
     def run_id(self) -> str:
@@ -178,11 +195,11 @@ class Run:
 
     @property
     def state(self) -> str:
-        return self.status.get("state", FAILED)
+        return self.status.state
 
     @property
     def is_live(self) -> bool:
-        return self.state in LIVE_STATES
+        return self.status.is_live
 
     @property
     def model_path(self) -> Path | None:
@@ -216,24 +233,33 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
-def read_status(run_dir: Path, now: float | None = None) -> dict:
-    """``status.json``; a live state whose worker died or went silent reads as ``failed``."""
-    status = read_json(run_dir / STATUS)
-    if status.get("state") in (QUEUED, RUNNING) and (run_dir / STOP_FILE).exists():
+def read_status(run_dir: Path, now: float | None = None) -> RunStatus:
+    """``status.json`` as the worker last wrote it, judged by a reader: a live state whose
+    worker died or went silent reads as ``failed``, a stop request as ``stopping``. A run
+    whose worker has not written yet reads as ``queued`` since its creation."""
+    path = run_dir / STATUS
+    if path.exists():
+        try:
+            status = RunStatus.from_dict(read_json(path))
+        except FormatError as exc:
+            raise RunError(f"{path}: {exc}") from None
+    else:  # created, its worker not started yet: silence since the run's creation counts
+        created = SlotLock._start_order(run_dir)[0]
+        status = RunStatus(state=QUEUED, heartbeat=created)
+    if status.state in (QUEUED, RUNNING) and (run_dir / STOP_FILE).exists():
         # Asked to stop: the worker sees it at its next batch; say so already.
-        status = {**status, "state": STOPPING, "message": "stop requested"}
-    if status.get("state") in LIVE_STATES:
+        status = status.replace(state=STOPPING, message="stop requested")
+    if status.is_live:
         now = time.time() if now is None else now
-        silent = now - float(status.get("heartbeat", 0))
-        pid = status.get("pid")
+        silent = now - status.heartbeat
         # A new run has no pid until its worker starts: only silence can condemn it.
-        if pid is not None and not _pid_alive(pid):
+        if status.pid is not None and not _pid_alive(status.pid):
             reason = "the worker process ended without finishing the run (killed or crashed)"
         elif silent > STALE_SECONDS:
             reason = f"the worker has not reported for {silent:.0f} s (hung or killed)"
         else:
             return status
-        status = {**status, "state": FAILED, "error": reason, "stale": True}
+        status = status.replace(state=FAILED, error=reason, stale=True)
     return status
 
 
@@ -280,7 +306,7 @@ def create_run(
     runs_dir: str | os.PathLike | None = None,
     command: str = "the dashboard's Training page",
 ) -> Path:
-    """A new run folder with its config and a ``queued`` status; nothing runs yet."""
+    """A new run folder with its config (it reads as ``queued``); nothing runs yet."""
     root = resolve_runs_dir(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     now = time.time()
@@ -292,8 +318,7 @@ def create_run(
         except FileExistsError:
             continue
     config = RunConfig(model, train, preset, now, provenance(command))
-    write_json_atomic(path / CONFIG, config.to_dict())
-    write_json_atomic(path / STATUS, {"state": QUEUED, "pid": None, "heartbeat": now})
+    write_json_atomic(path / CONFIG, config.to_dict())  # status.json is the worker's alone
     return path
 
 
@@ -335,22 +360,17 @@ def start_run(
 
 
 class StatusWriter:
-    """The worker's single writer of ``status.json``: progress fields plus a heartbeat thread.
+    """The worker's single writer of ``status.json``: a ``RunStatus`` plus a heartbeat thread.
 
-    The callback calls ``update`` per batch (written at most every ``HEARTBEAT_SECONDS``);
-    the thread rewrites the file every ``HEARTBEAT_SECONDS`` even while data loads or the
-    model is saved, so readers can tell a slow run from a dead one.
+    ``update`` changes fields (written at most every ``HEARTBEAT_SECONDS``, at once with
+    ``force``); the thread rewrites the file every ``HEARTBEAT_SECONDS`` even while data loads
+    or the model is saved, so readers can tell a slow run from a dead one.
     """
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / STATUS
         self._lock = threading.Lock()
-        self._status: dict = {
-            "state": QUEUED,
-            "pid": os.getpid(),
-            "error": None,
-            "message": STARTING,
-        }
+        self.status = RunStatus(state=QUEUED, pid=os.getpid(), message=STARTING)
         self._last_write = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
@@ -365,14 +385,14 @@ class StatusWriter:
 
     def update(self, force: bool = False, **fields) -> None:
         with self._lock:
-            self._status.update(fields)
+            self.status = self.status.replace(**fields)
             now = time.time()
             if force or now - self._last_write >= HEARTBEAT_SECONDS:
                 self._write(now)
 
     def _write(self, now: float) -> None:
-        self._status["heartbeat"] = now
-        write_json_atomic(self.path, self._status)
+        self.status = self.status.replace(heartbeat=now)
+        write_json_atomic(self.path, self.status.to_dict())
         self._last_write = now
 
     def _beat(self) -> None:
@@ -388,7 +408,7 @@ def request_stop(run_dir: str | os.PathLike) -> bool:
     if not run.is_live:
         return False
     (run.path / STOP_FILE).touch()
-    pid = run.status.get("pid")
+    pid = run.status.pid
     if pid:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)  # if it fails, the stop file still tells the worker
@@ -406,7 +426,9 @@ def delete_run(run_dir: str | os.PathLike) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def read_metrics(run_dir: str | os.PathLike, offset: int = 0) -> tuple[list[dict], int]:
+def read_metrics(
+    run_dir: str | os.PathLike, offset: int = 0
+) -> tuple[list[BatchRecord | EpochRecord], int]:
     """Records appended since byte ``offset`` and the offset to pass next time.
 
     Only whole lines are returned, so a line the worker is still writing is read next time.
@@ -419,13 +441,13 @@ def read_metrics(run_dir: str | os.PathLike, offset: int = 0) -> tuple[list[dict
     except FileNotFoundError:
         return [], offset
     end = chunk.rfind(b"\n") + 1
-    records = []
-    for line in chunk[:end].splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a damaged line costs one point, not the chart
+    records = [r for r in map(parse_metrics_line, chunk[:end].splitlines()) if r is not None]
     return records, offset + end
+
+
+def metrics_header() -> str:
+    """The first line of a new ``metrics.jsonl``."""
+    return dumps(MetricsHeader())
 
 
 @dataclass
@@ -434,14 +456,14 @@ class MetricsTail:
 
     run_dir: Path
     offset: int = 0
-    batches: list[dict] = field(default_factory=list)
-    epochs: list[dict] = field(default_factory=list)
+    batches: list[BatchRecord] = field(default_factory=list)
+    epochs: list[EpochRecord] = field(default_factory=list)
 
     def poll(self) -> int:
         """Read new records; returns how many arrived."""
         records, self.offset = read_metrics(self.run_dir, self.offset)
         for record in records:
-            (self.epochs if record.get("type") == "epoch" else self.batches).append(record)
+            (self.epochs if isinstance(record, EpochRecord) else self.batches).append(record)
         return len(records)
 
 
@@ -454,40 +476,39 @@ def clock(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def progress(status: dict) -> tuple[float, str]:
-    """Fraction done (0–1) and one line of progress for people, from a status dict."""
-    state = status.get("state")
-    total = status.get("total_steps") or 0
-    step = status.get("step") or 0
-    fraction = min(1.0, step / total) if total else 0.0
+def progress(status: RunStatus) -> tuple[float, str]:
+    """Fraction done (0–1) and one line of progress for people."""
+    state = status.state
+    total = status.total_steps or 0
+    fraction = min(1.0, status.step / total) if total else 0.0
     if state == DONE:
         fraction = 1.0
     if state == QUEUED:
         if not worker_reported(status):
             return 0.0, "starting the worker process"
-        return 0.0, status.get("message") or "queued: waiting for a training slot"
+        return 0.0, status.message or "queued: waiting for a training slot"
     parts = []
-    if status.get("epochs"):
-        parts.append(f"epoch {status.get('epoch') or 0}/{status['epochs']}")
-    if status.get("batches"):
-        parts.append(f"batch {status.get('batch') or 0}/{status['batches']}")
-    if status.get("samples_per_second"):
-        parts.append(f"{status['samples_per_second']:,.0f} samples/s")
-    if status.get("elapsed") is not None or status.get("train_seconds") is not None:
-        parts.append(f"elapsed {clock(status.get('train_seconds') or status.get('elapsed'))}")
-    if state in LIVE_STATES and status.get("eta_seconds") is not None:
-        parts.append(f"ETA {clock(status['eta_seconds'])}")
-    if state in LIVE_STATES and status.get("message"):
-        parts.append(status["message"])
-    return fraction, " · ".join(parts) or str(state)
+    if status.epochs:
+        parts.append(f"epoch {status.epoch}/{status.epochs}")
+    if status.batches:
+        parts.append(f"batch {status.batch}/{status.batches}")
+    if status.samples_per_second:
+        parts.append(f"{status.samples_per_second:,.0f} samples/s")
+    if status.elapsed is not None or status.train_seconds is not None:
+        parts.append(f"elapsed {clock(status.train_seconds or status.elapsed)}")
+    if status.is_live and status.eta_seconds is not None:
+        parts.append(f"ETA {clock(status.eta_seconds)}")
+    if status.is_live and status.message:
+        parts.append(status.message)
+    return fraction, " · ".join(parts) or state
 
 
-def epochs_text(status: dict, planned: int) -> str:
+def epochs_text(status: RunStatus, planned: int) -> str:
     """Epochs done of those planned: "3/10" while it trains (the epoch under way), and once
     it has ended, complete epochs only: "14/15" for a run stopped during its 15th."""
-    if status.get("state") in FINAL_STATES and status.get("epochs_completed") is not None:
-        return f"{status['epochs_completed']}/{planned}"
-    return f"{status.get('epoch') or 0}/{planned}"
+    if status.state in FINAL_STATES and status.epochs_completed is not None:
+        return f"{status.epochs_completed}/{planned}"
+    return f"{status.epoch}/{planned}"
 
 
 def history_row(run: Run) -> dict:
@@ -498,33 +519,33 @@ def history_row(run: Run) -> dict:
         "run": run.run_id,  # starts with the date and time it was created
         "status": run.state,
         "preset": run.config.preset or "custom",
-        "test accuracy": status.get("test_accuracy"),
+        "test accuracy": status.test_accuracy,
         "epochs": epochs_text(status, train.epochs),
         "optimizer": train.optimizer,
         "learning rate": train.learning_rate,
         "schedule": train.lr_schedule,
         "batch size": train.batch_size,
-        "train images": status.get("train_samples")
+        "train images": status.train_samples
         or train.train_size
         or TRAIN_IMAGES - train.validation_size,
         "validation": train.validation_size,
         "augment": train.augment,
         "seed": train.seed,
-        "seconds": status.get("train_seconds"),
+        "seconds": status.train_seconds,
     }
 
 
-def worker_reported(status: dict) -> bool:
+def worker_reported(status: RunStatus) -> bool:
     """Whether the run's worker process has written its status (pid, heartbeat) yet."""
-    return status.get("pid") is not None or status.get("state") not in (QUEUED, None)
+    return status.pid is not None or status.state != QUEUED
 
 
-def is_starting(status: dict) -> bool:
+def is_starting(status: RunStatus) -> bool:
     """Whether a live run is still getting ready to train: its worker starting, TensorFlow
     or the data loading (seconds). Waiting for another run's slot is not starting."""
-    if status.get("state") not in LIVE_STATES:
+    if not status.is_live:
         return False
-    return not worker_reported(status) or status.get("message") in (STARTING, LOADING)
+    return not worker_reported(status) or status.message in (STARTING, LOADING)
 
 
 # How often a page showing a live run re-reads it. Each refresh costs CPU that training on
@@ -537,17 +558,16 @@ YOUNG_SECONDS = 10.0  # of training, after the first batch
 SHORT_RUN_SECONDS = 60.0  # runs expected to train for less than this are watched closely
 
 
-def watch_interval(status: dict) -> float | None:
+def watch_interval(status: RunStatus) -> float | None:
     """Seconds between refreshes of a page watching this run; None once it has ended."""
-    if status.get("state") not in LIVE_STATES:
+    if not status.is_live:
         return None
-    if status.get("state") == QUEUED and worker_reported(status):
+    if status.state == QUEUED and worker_reported(status):
         return WATCH_SECONDS  # waiting for another run to finish: nothing moves here
-    elapsed = status.get("elapsed")
-    if elapsed is None:  # the worker is starting or loading data: the first batch is near
+    if status.elapsed is None:  # the worker is starting or loading data: a batch is near
         return WATCH_SECONDS_YOUNG
-    planned = elapsed + (status.get("eta_seconds") or 0.0)
-    if elapsed < YOUNG_SECONDS or planned < SHORT_RUN_SECONDS:
+    planned = status.elapsed + (status.eta_seconds or 0.0)
+    if status.elapsed < YOUNG_SECONDS or planned < SHORT_RUN_SECONDS:
         return WATCH_SECONDS_YOUNG
     return WATCH_SECONDS
 
@@ -586,7 +606,7 @@ class SlotLock:
             if path.name == self.run_id or path.name.startswith(".") or not path.is_dir():
                 continue
             try:
-                if self._start_order(path) < mine and read_status(path).get("state") == QUEUED:
+                if self._start_order(path) < mine and read_status(path).state == QUEUED:
                     return True
             except RunError:
                 continue

@@ -1,14 +1,15 @@
 """The training worker: one run folder in, a trained model and its metrics out.
 
 ``execute(run_dir)`` is what ``python -m mnist train`` runs, in its own process, whether a
-person typed it or the dashboard started it. ``MetricsRecorder`` is the Keras callback that
-streams per-batch and per-epoch metrics to ``metrics.jsonl``, keeps ``status.json`` current
-and turns a stop request (SIGTERM, SIGINT or a ``STOP`` file) into ``stop_training``.
+person typed it or the dashboard started it. One small Keras callback per job:
+``MetricsRecorder`` writes ``metrics.jsonl`` and the progress in ``status.json``;
+``StopOnRequest`` turns a stop request (SIGTERM, SIGINT or a ``STOP`` file) into the end of
+training; ``DivergenceGuard`` ends a run whose numbers stop being finite; ``EpochTensorBoard``
+logs epochs for TensorBoard.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -22,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from mnist import data as mnist_data
-from mnist import runs
+from mnist import records, runs
 from mnist._tf import keras, tf
 from mnist.config import TrainConfig
 from mnist.evaluation import evaluate_model
 from mnist.models import build_model
+from mnist.records import BatchRecord, EpochRecord, RunStatus
 
 
 def make_optimizer(
@@ -67,10 +69,14 @@ def _finite(value) -> float | None:
 
 
 class MetricsRecorder(keras.callbacks.Callback):
-    """Append per-batch and per-epoch metrics to ``metrics.jsonl``; honour stop requests.
+    """Append a record per batch and per epoch to ``metrics.jsonl`` (its one writer) and keep
+    the progress fields of ``status.json`` current.
 
-    Per-batch ``loss``/``accuracy`` are Keras's running means over the epoch so far.
-    A non-finite value is written as null (``DivergenceGuard`` decides what it means).
+    A batch record holds Keras's running means over the epoch so far (``loss``,
+    ``accuracy``) and the batch's own values (``batch_loss``, ``batch_accuracy``), recovered
+    from two consecutive running means: Keras averages over samples, so the sum over an
+    epoch's first n samples is mean × n. A non-finite value is written as null
+    (``DivergenceGuard`` decides what it means).
     """
 
     def __init__(
@@ -82,8 +88,7 @@ class MetricsRecorder(keras.callbacks.Callback):
         steps_per_epoch: int,
         batch_size: int,
         train_samples: int,
-        stop_requested: Callable[[], bool],
-        report: Callable[[dict], None] | None = None,
+        report: Callable[[BatchRecord | EpochRecord], None] | None = None,
     ) -> None:
         super().__init__()
         self.metrics_path = run_dir / runs.METRICS
@@ -92,10 +97,8 @@ class MetricsRecorder(keras.callbacks.Callback):
         self.steps_per_epoch = steps_per_epoch
         self.batch_size = batch_size
         self.train_samples = train_samples
-        self.stop_requested = stop_requested
         self.report = report
-        self.stopped_by_request = False
-        self.epoch_records: list[dict] = []  # as written to metrics.jsonl
+        self.epoch_records: list[EpochRecord] = []  # as written to metrics.jsonl
         self._fh = None
         self._step = 0
         self._lr_table: np.ndarray | None = None
@@ -130,16 +133,26 @@ class MetricsRecorder(keras.callbacks.Callback):
             return None
         return table if table.shape == steps.shape else None
 
-    def _emit(self, record: dict) -> None:
-        self._fh.write(_dumps(record) + "\n")
+    def _emit(self, record: BatchRecord | EpochRecord) -> None:
+        self._fh.write(records.dumps(record) + "\n")
         self._fh.flush()
+        if self.report:
+            self.report(record)
 
-    def _samples_seen(self, batch: int) -> int:
-        return min((batch + 1) * self.batch_size, self.train_samples)
+    def _own(self, name: str, mean: float | None, seen: int, size: int) -> float | None:
+        """This batch's own value of a metric, from the running means before and after it."""
+        before = self._means.get(name)
+        self._means[name] = mean
+        if mean is None or before is None:
+            return mean if self._seen_before == 0 else None
+        return _finite((mean * seen - before * self._seen_before) / size)
 
     # -- Keras hooks ---------------------------------------------------------------------
     def on_train_begin(self, logs=None) -> None:
+        fresh = not self.metrics_path.exists() or self.metrics_path.stat().st_size == 0
         self._fh = open(self.metrics_path, "a", encoding="utf-8")
+        if fresh:
+            self._fh.write(runs.metrics_header() + "\n")
         self._t0 = time.perf_counter()
         self._total_steps = self.epochs * self.steps_per_epoch
         self._lr_table = self._schedule_table()
@@ -159,83 +172,92 @@ class MetricsRecorder(keras.callbacks.Callback):
         self._epoch = epoch + 1  # 1-based for people
         self._epoch_t0 = time.perf_counter()
         self._epoch_batches = 0
+        self._seen_before = 0  # samples of this epoch before the current batch
+        self._means: dict[str, float | None] = {}
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         logs = logs or {}
         self._step += 1
         self._epoch_batches = batch + 1
-        self.samples += min(self.batch_size, self.train_samples - batch * self.batch_size)
+        size = min(self.batch_size, self.train_samples - batch * self.batch_size)
+        seen = self._seen_before + size
+        self.samples += size
         now = time.perf_counter()
         elapsed = now - self._t0
         epoch_elapsed = now - self._epoch_t0
-        loss = _finite(logs.get("loss"))
-        rate = self._samples_seen(batch) / epoch_elapsed if epoch_elapsed > 0 else None
-        eta = (self._total_steps - self._step) * elapsed / self._step
-        record = {
-            "type": "batch",
-            "epoch": self._epoch,
-            "batch": batch + 1,
-            "step": self._step,
-            "loss": loss,
-            "accuracy": _finite(logs.get("accuracy")),
-            "lr": self._learning_rate(),
-            "samples_per_second": _finite(rate),
-            "elapsed": round(elapsed, 3),
-            "eta_seconds": round(eta, 1),
-        }
+        loss, accuracy = _finite(logs.get("loss")), _finite(logs.get("accuracy"))
+        record = BatchRecord(
+            epoch=self._epoch,
+            batch=batch + 1,
+            step=self._step,
+            loss=loss,
+            accuracy=accuracy,
+            batch_loss=self._own("loss", loss, seen, size),
+            batch_accuracy=self._own("accuracy", accuracy, seen, size),
+            lr=self._learning_rate(),
+            samples_per_second=_finite(seen / epoch_elapsed) if epoch_elapsed > 0 else None,
+            elapsed=round(elapsed, 3),
+            eta_seconds=round((self._total_steps - self._step) * elapsed / self._step, 1),
+        )
+        self._seen_before = seen
         self._emit(record)
         self.status.update(
             epoch=self._epoch,
             batch=batch + 1,
             step=self._step,
-            loss=loss,
-            accuracy=record["accuracy"],
-            samples_per_second=record["samples_per_second"],
-            elapsed=record["elapsed"],
-            eta_seconds=record["eta_seconds"],
+            samples_per_second=record.samples_per_second,
+            elapsed=record.elapsed,
+            eta_seconds=record.eta_seconds,
         )
-        if self.stop_requested():
-            self.stopped_by_request = True
-            self.status.update(force=True, state=runs.STOPPING)
-            self.model.stop_training = True
-        if self.report:
-            self.report(record)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
         now = time.perf_counter()
         epoch_seconds = now - self._epoch_t0
         complete = self._epoch_batches == self.steps_per_epoch  # not cut short by a stop
-        samples = self.train_samples if complete else None
-        record = {
-            "type": "epoch",
-            "epoch": epoch + 1,
-            "step": self._step,
-            "loss": _finite(logs.get("loss")),
-            "accuracy": _finite(logs.get("accuracy")),
-            "val_loss": _finite(logs.get("val_loss")),
-            "val_accuracy": _finite(logs.get("val_accuracy")),
-            "lr": self._learning_rate(),
-            "samples_per_second": _finite(samples / epoch_seconds) if samples else None,
-            "epoch_seconds": round(epoch_seconds, 3),
-            "elapsed": round(now - self._t0, 3),
-            "complete": complete,
-        }
-        self._emit(record)
+        record = EpochRecord(
+            epoch=epoch + 1,
+            step=self._step,
+            loss=_finite(logs.get("loss")),
+            accuracy=_finite(logs.get("accuracy")),
+            val_loss=_finite(logs.get("val_loss")),
+            val_accuracy=_finite(logs.get("val_accuracy")),
+            lr=self._learning_rate(),
+            samples_per_second=_finite(self.train_samples / epoch_seconds) if complete else None,
+            epoch_seconds=round(epoch_seconds, 3),
+            elapsed=round(now - self._t0, 3),
+            complete=complete,
+        )
         self.epoch_records.append(record)
+        self._emit(record)
         self.status.update(
             force=True,
-            epochs_completed=sum(r["complete"] for r in self.epoch_records),
-            val_loss=record["val_loss"],
-            val_accuracy=record["val_accuracy"],
+            epochs_completed=sum(r.complete for r in self.epoch_records),
+            val_loss=record.val_loss,
+            val_accuracy=record.val_accuracy,
         )
-        if self.report:
-            self.report(record)
 
     def on_train_end(self, logs=None) -> None:
         if self._fh:
             self._fh.close()
             self._fh = None
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """End training after the batch during which a stop was asked for (a signal or the
+    run's ``STOP`` file), marking the run ``stopping``; the model is still saved."""
+
+    def __init__(self, requested: Callable[[], bool], status: runs.StatusWriter) -> None:
+        super().__init__()
+        self.requested = requested
+        self.status = status
+        self.stopped = False
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if not self.stopped and self.requested():
+            self.stopped = True
+            self.status.update(force=True, state=runs.STOPPING)
+            self.model.stop_training = True
 
 
 NONFINITE = "nonfinite"  # the metric counting non-finite numbers (logs["nonfinite"])
@@ -339,10 +361,6 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         # Step = the 1-based epoch, as metrics.jsonl and the dashboard count them.
         super().on_epoch_end(epoch + 1, logs)
-
-
-def _dumps(record: dict) -> str:
-    return json.dumps(record, separators=(",", ":"), allow_nan=False)
 
 
 AUGMENTATION = {
@@ -467,10 +485,10 @@ def execute(
     run_dir: str | os.PathLike,
     *,
     max_runs: int | None = None,
-    report: Callable[[dict], None] | None = None,
+    report: Callable[[BatchRecord | EpochRecord], None] | None = None,
     data_dir: str | os.PathLike | None = None,
     status: runs.StatusWriter | None = None,
-) -> dict:
+) -> RunStatus:
     """Train the run in ``run_dir`` to the end and return its final status.
 
     ``status`` is the run's status writer if the caller started it already (the CLI does,
@@ -493,7 +511,7 @@ def execute(
                         finished=time.time(),
                         message=runs.STOPPED_WAITING,
                     )
-                    return runs.read_json(run_dir / runs.STATUS)
+                    return status.status
                 status.update(message=runs.WAITING)
                 time.sleep(0.5)
             status.update(force=True, state=runs.RUNNING, message=runs.LOADING)
@@ -509,7 +527,7 @@ def execute(
     finally:
         slot.release()
         status.close()
-    return runs.read_json(run_dir / runs.STATUS)
+    return status.status
 
 
 def _early_stopping_report(early, recorder: MetricsRecorder) -> dict:
@@ -519,12 +537,12 @@ def _early_stopping_report(early, recorder: MetricsRecorder) -> dict:
     if early is None or early.best_weights is None:
         return {}
     best = early.best_epoch + 1
-    record = next((r for r in recorder.epoch_records if r["epoch"] == best), {})
+    record = next((r for r in recorder.epoch_records if r.epoch == best), EpochRecord())
     return {
         "early_stopped": early.stopped_epoch > 0,
         "best_epoch": best,
-        "val_loss": record.get("val_loss"),
-        "val_accuracy": record.get("val_accuracy"),
+        "val_loss": record.val_loss,
+        "val_accuracy": record.val_accuracy,
     }
 
 
@@ -551,13 +569,14 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
         steps_per_epoch=steps_per_epoch,
         batch_size=tc.batch_size,
         train_samples=len(split.y_train),
-        stop_requested=stop,
         report=report,
     )
     guard = DivergenceGuard()
+    stopper = StopOnRequest(stop, status)
     callbacks: list[keras.callbacks.Callback] = [
         recorder,
         guard,
+        stopper,
         EpochTensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False),
     ]
     early = None
@@ -602,7 +621,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     runs.write_json_atomic(run_dir / runs.EVALUATION, evaluation.to_dict())
     status.update(
         force=True,
-        state=runs.STOPPED if recorder.stopped_by_request else runs.DONE,
+        state=runs.STOPPED if stopper.stopped else runs.DONE,
         finished=time.time(),
         message=None,
         eta_seconds=0.0,

@@ -60,5 +60,10 @@ def wait_for(predicate, timeout: float = 120.0, interval: float = 0.2, what: str
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def metrics(run_dir: Path) -> list:
+    """A run's ``metrics.jsonl`` as typed records (batch and epoch, the header left out)."""
+    return runs.read_metrics(run_dir)[0]
+
+
 def read_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
@@ -111,7 +113,7 @@ def _overlay(chosen: list[runs.Run]) -> None:
     for run in chosen:
         tail = runs.MetricsTail(run.path)
         tail.poll()
-        curves += [{**e, "run": run.run_id} for e in tail.epochs]
+        curves += [{**asdict(e), "run": run.run_id} for e in tail.epochs if e.complete]
     if curves:
         st.markdown("**Validation accuracy per epoch** of the selected runs")
         st.altair_chart(runs_overlay_chart(pd.DataFrame(curves)), width="stretch")

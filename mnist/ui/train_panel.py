@@ -252,17 +252,17 @@ def use_settings(run_id: str) -> None:
 
 
 def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
-    complete = [e for e in tail.epochs if e.get("complete", True)]
+    complete = [e for e in tail.epochs if e.complete]
     batches, epochs = metrics_frames(tail.batches, complete)
     if batches.empty:
         if run.is_live:
             st.info("The charts appear with the first batch.", icon=":material/hourglass_top:")
         else:
-            reason = run.status.get("message") or run.status.get("error") or "no batches"
+            reason = run.status.message or run.status.error or "no batches"
             st.info(f"This run never trained ({reason}).", icon=":material/info:")
         return
     a, b = st.columns(2)
-    a.markdown("**Per batch** (onBatchEnd) — running mean within each epoch")
+    a.markdown("**Per batch** (onBatchEnd): each batch's own value, and its moving average")
     a.vega_lite_chart(spec=live_batch_chart(batches, "loss"), width="stretch")
     b.markdown("&nbsp;")
     b.vega_lite_chart(spec=live_batch_chart(batches, "accuracy"), width="stretch")
@@ -274,10 +274,10 @@ def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
         refs = [(ref.label, ref.value) for ref in REFERENCES]
         b.vega_lite_chart(spec=live_epoch_chart(epochs, "accuracy", refs), width="stretch")
         b.caption(" · ".join(f"{ref.label}: {ref.source}" for ref in REFERENCES))
-    cut = [e for e in tail.epochs if not e.get("complete", True)]
+    cut = [e for e in tail.epochs if not e.complete]
     if cut:
         st.caption(
-            f"Epoch {cut[-1]['epoch']} was cut short by Stop: the per-epoch charts show only "
+            f"Epoch {cut[-1].epoch} was cut short by Stop: the per-epoch charts show only "
             "complete epochs."
         )
 
@@ -309,10 +309,10 @@ def _panel(run_id: str, interval: float | None) -> None:
     fraction, text = runs.progress(run.status)
     st.progress(fraction, text=text)
     if run.state == runs.FAILED:
-        show_error(f"The run failed: {run.status.get('error')}")
-    elif run.state in (runs.DONE, runs.STOPPED) and run.status.get("test_accuracy") is not None:
+        show_error(f"The run failed: {run.status.error}")
+    elif run.state in (runs.DONE, runs.STOPPED) and run.status.test_accuracy is not None:
         st.success(
-            f"Test accuracy on the 10,000 test images: **{run.status['test_accuracy']:.2%}**",
+            f"Test accuracy on the 10,000 test images: **{run.status.test_accuracy:.2%}**",
             icon=":material/verified:",
         )
     _charts(run, tail)

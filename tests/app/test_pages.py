@@ -152,7 +152,7 @@ def test_training_page_runs_a_tiny_training_to_the_history(runs_dir):
     history = at.dataframe[0].value
     assert list(history["run"]) == [run_id]
     assert list(history["status"]) == ["done"]
-    assert history["test accuracy"][0] == pytest.approx(100 * run.status["test_accuracy"])
+    assert history["test accuracy"][0] == pytest.approx(100 * run.status.test_accuracy)
 
     # Make it the model of Evaluate and Sketch, then delete it.
     at.session_state[table_key([run_id])] = {"selection": {"rows": [0], "columns": []}}

@@ -72,7 +72,7 @@ def test_training_survives_sliders_page_switches_reloads_and_a_second_tab(page, 
         tab.locator("h4").filter(has_text=f"— {run.state}").first.wait_for(timeout=60_000)
         shown = tab.get_by_text("Test accuracy on the 10,000 test images").first
         shown.wait_for(timeout=60_000)
-        assert f"{run.status['test_accuracy']:.2%}" in shown.inner_text()
+        assert f"{run.status.test_accuracy:.2%}" in shown.inner_text()
         assert exceptions(tab) == []
     second_tab.close()
 

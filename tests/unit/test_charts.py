@@ -1,5 +1,6 @@
 """Chart builders: the live Training charts send the same chart as the Altair builders."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,17 +14,19 @@ from mnist.charts import (
     metrics_frames,
     thin,
 )
+from mnist.records import BatchRecord, EpochRecord
 
 
 @pytest.fixture
 def frames():
     batches = [
-        {"step": s, "epoch": 1 + s // 50, "loss": 2.0 / (s + 1), "accuracy": s / 100}
+        BatchRecord(step=s, epoch=1 + s // 50, loss=2.0 / (s + 1), accuracy=s / 100,
+                    batch_loss=2.0 / (s + 1) + (s % 3) / 10, batch_accuracy=s / 100)
         for s in range(1, 101)
-    ]
+    ]  # fmt: skip
     epochs = [
-        {"epoch": 1, "loss": 0.5, "accuracy": 0.85, "val_loss": 0.3, "val_accuracy": 0.9},
-        {"epoch": 2, "loss": 0.2, "accuracy": 0.95, "val_loss": None, "val_accuracy": None},
+        EpochRecord(epoch=1, loss=0.5, accuracy=0.85, val_loss=0.3, val_accuracy=0.9),
+        EpochRecord(epoch=2, loss=0.2, accuracy=0.95, val_loss=None, val_accuracy=None),
     ]
     return metrics_frames(batches, epochs)
 
@@ -48,8 +51,8 @@ def test_live_batch_chart_is_the_altair_chart_with_its_rows_named(frames, metric
     batches, _ = frames
     rows, spec = _live(live_batch_chart(batches, metric))
     assert (rows, spec) == _named(batch_chart(batches, metric))
-    line, newest = spec["layer"]
-    assert spec["data"] == {"name": LIVE_ROWS}  # both layers draw the rows
+    line, smoothed, newest = spec["layer"]
+    assert spec["data"] == {"name": LIVE_ROWS}  # every layer draws the rows
     assert line["encoding"]["y"]["field"] == metric and len(rows) == 100
     assert line["encoding"]["y"]["title"] == metric  # short: a long title was cut off
     # The newest row gets a dot: a one-batch run would otherwise draw nothing at all.
@@ -102,10 +105,10 @@ def test_thin_keeps_at_most_max_points_and_the_newest_step():
 
 
 def test_a_one_batch_run_draws_a_point_with_readable_ticks():
-    batches, _ = metrics_frames([{"step": 1, "epoch": 1, "loss": 2.328623, "accuracy": 0.1}], [])
+    batches, _ = metrics_frames([BatchRecord(loss=2.328623, accuracy=0.1)], [])
     for metric, fmt in (("loss", ".3~r"), ("accuracy", ".3~%")):
         spec = batch_chart(batches, metric).to_dict()
-        line, newest = spec["layer"]
+        line, _, newest = spec["layer"]
         assert line["encoding"]["y"]["axis"]["format"] == fmt  # 2.33, not 2.328623
         assert newest["mark"]["type"] == "point"  # a line of one row draws nothing
 
@@ -131,3 +134,23 @@ def test_class_errors_bars_start_at_zero():
     assert "scale" not in bars["encoding"]["y"] or bars["encoding"]["y"]["scale"].get("zero", True)
     rows = spec["datasets"][spec["data"]["name"]]
     assert [r["share"] for r in rows][:2] == [0.13, 0.01]
+
+
+def test_the_batch_chart_draws_each_batchs_own_value_and_a_moving_average(frames):
+    """The codelab's onBatchEnd chart shows each batch's loss; a running mean restarts every
+    epoch and draws a staircase a learner reads as jumps in learning."""
+    batches, _ = frames
+    rows = charts.batch_frame(batches, "loss")
+    np.testing.assert_allclose(rows["loss"], batches["batch_loss"])  # not the running mean
+    assert rows["smoothed"].diff().std() < rows["loss"].diff().std()  # the calmer line
+    spec = batch_chart(batches, "loss").to_dict()
+    raw, smoothed, _ = spec["layer"]
+    assert raw["encoding"]["y"]["field"] == "loss" and raw["mark"]["opacity"] < 1
+    assert smoothed["encoding"]["y"]["field"] == "smoothed"
+
+
+def test_format_1_records_have_only_the_running_mean_and_still_draw():
+    old = [BatchRecord(step=s, loss=1.0 / s, accuracy=0.5) for s in range(1, 6)]
+    batches, _ = metrics_frames(old, [])
+    rows = charts.batch_frame(batches, "loss")
+    np.testing.assert_allclose(rows["loss"], [1.0 / s for s in range(1, 6)])

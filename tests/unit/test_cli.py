@@ -125,7 +125,7 @@ def test_train_json_summary_is_the_last_line(trained_run):
     assert "epoch 1/1 finished" in result.stderr
     run = runs.find_run(summary["run_id"], runs_dir)
     assert run.state == runs.DONE
-    assert run.status["test_accuracy"] == summary["test_accuracy"]
+    assert run.status.test_accuracy == summary["test_accuracy"]
     assert run.config.train.train_size == 500 and run.config.preset == "codelab"
 
 

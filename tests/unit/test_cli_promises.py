@@ -22,7 +22,7 @@ import pytest
 from mnist import runs, training
 from mnist.__main__ import build_parser
 from mnist.config import PRESETS, TrainConfig
-from tests.conftest import ROOT, read_lines, wait_for
+from tests.conftest import ROOT, metrics, wait_for
 
 TINY = ["--preset", "codelab", "--epochs", "1", "--train-size", "500", "--validation-size", "100"]
 
@@ -68,7 +68,7 @@ def test_ctrl_c_on_a_queued_run_exits_3_with_a_json_line_and_says_nothing_was_ex
             lambda: [
                 r
                 for r in runs.list_runs(runs_dir)[0]
-                if r.status.get("message") == "waiting for another run to finish"
+                if r.status.message == "waiting for another run to finish"
             ],  # fmt: skip
             timeout=180,
             what="the run to wait for a slot",
@@ -129,7 +129,7 @@ def test_config_errors_come_before_tensorflow(argv, fragment, tmp_path):
 
 # -- 2 and 9: seeds --------------------------------------------------------------------------
 def _batch_losses(run_dir: str) -> list[float]:
-    return [r["loss"] for r in read_lines(Path(run_dir) / runs.METRICS) if r["type"] == "batch"]
+    return [r.loss for r in metrics(Path(run_dir)) if r.type == "batch"]
 
 
 def test_a_seeded_run_with_augmentation_is_reproducible_and_random_is_one_flag_away(tmp_path):
@@ -175,14 +175,14 @@ def test_a_run_stopped_mid_epoch_counts_only_complete_epochs(runs_dir, codelab_m
     path = runs.create_run(codelab_model, train)
 
     def stop_in_epoch_two(record):
-        if record["type"] == "batch" and record["epoch"] == 2 and record["batch"] == 3:
+        if record.type == "batch" and record.epoch == 2 and record.batch == 3:
             (path / runs.STOP_FILE).touch()
 
     status = training.execute(path, report=stop_in_epoch_two)
-    assert status["state"] == runs.STOPPED
-    epochs = [r for r in read_lines(path / runs.METRICS) if r["type"] == "epoch"]
-    assert [(e["epoch"], e["complete"]) for e in epochs] == [(1, True), (2, False)]
-    assert status["epochs_completed"] == 1
+    assert status.state == runs.STOPPED
+    epochs = [r for r in metrics(path) if r.type == "epoch"]
+    assert [(e.epoch, e.complete) for e in epochs] == [(1, True), (2, False)]
+    assert status.epochs_completed == 1
 
 
 def test_early_stopping_says_which_epochs_weights_the_model_holds(runs_dir, codelab_model):
@@ -192,14 +192,14 @@ def test_early_stopping_says_which_epochs_weights_the_model_holds(runs_dir, code
     )  # fmt: skip
     path = runs.create_run(codelab_model, train)
     status = training.execute(path)
-    assert status["state"] == runs.DONE, status.get("error")
-    epochs = [r for r in read_lines(path / runs.METRICS) if r["type"] == "epoch"]
-    best = min(epochs, key=lambda r: r["val_loss"])
-    assert status["best_epoch"] == best["epoch"]
-    assert status["val_loss"] == best["val_loss"]
-    assert status["val_accuracy"] == best["val_accuracy"]
-    assert status["early_stopped"] == (len(epochs) < train.epochs)
-    assert status["epochs_completed"] == len(epochs)
+    assert status.state == runs.DONE, status.error
+    epochs = [r for r in metrics(path) if r.type == "epoch"]
+    best = min(epochs, key=lambda r: r.val_loss)
+    assert status.best_epoch == best.epoch
+    assert status.val_loss == best.val_loss
+    assert status.val_accuracy == best.val_accuracy
+    assert status.early_stopped == (len(epochs) < train.epochs)
+    assert status.epochs_completed == len(epochs)
 
 
 def test_the_summary_names_the_restored_epoch(capsys):

@@ -12,6 +12,7 @@ import pytest
 
 from mnist import runs
 from mnist.config import TrainConfig
+from mnist.records import BatchRecord, EpochRecord, RunStatus
 
 
 def test_write_json_atomic_leaves_no_temp_file(tmp_path):
@@ -49,7 +50,7 @@ def test_create_run_writes_config_and_queued_status(runs_dir, codelab_model, tin
     assert run.config.model == codelab_model
     assert run.config.train == tiny_train
     assert run.config.preset == "codelab"
-    assert run.status["state"] == runs.QUEUED
+    assert run.status.state == runs.QUEUED
     assert run.model_path is None and run.evaluation() is None
 
 
@@ -57,13 +58,14 @@ def test_queued_run_whose_worker_never_started_fails_after_silence(
     runs_dir, codelab_model, tiny_train
 ):
     path = runs.create_run(codelab_model, tiny_train)
-    created = runs.read_json(path / runs.STATUS)["heartbeat"]
-    assert runs.read_status(path, now=created + 1)["state"] == runs.QUEUED
+    created = runs.load_run(path).config.created
+    assert not (path / runs.STATUS).exists()  # status.json is the worker's alone
+    assert runs.read_status(path, now=created + 1).state == runs.QUEUED
     status = runs.read_status(path, now=created + runs.STALE_SECONDS + 1)
-    assert status["state"] == runs.FAILED
-    assert "has not reported" in status["error"]
-    # Reading never rewrites the file: the worker remains its only writer.
-    assert runs.read_json(path / runs.STATUS)["state"] == runs.QUEUED
+    assert status.state == runs.FAILED
+    assert "has not reported" in status.error
+    # Reading never writes the file: the worker remains its only writer.
+    assert not (path / runs.STATUS).exists()
 
 
 def test_live_run_whose_worker_died_reads_as_failed_at_once(runs_dir, codelab_model, tiny_train):
@@ -74,8 +76,8 @@ def test_live_run_whose_worker_died_reads_as_failed_at_once(runs_dir, codelab_mo
         path / runs.STATUS, {"state": runs.RUNNING, "pid": dead.pid, "heartbeat": time.time()}
     )
     status = runs.read_status(path)
-    assert status["state"] == runs.FAILED
-    assert "worker process ended" in status["error"]
+    assert status.state == runs.FAILED
+    assert "worker process ended" in status.error
 
 
 def test_live_run_with_stale_heartbeat_reads_as_failed(runs_dir, codelab_model, tiny_train):
@@ -83,11 +85,11 @@ def test_live_run_with_stale_heartbeat_reads_as_failed(runs_dir, codelab_model, 
     now = time.time()
     alive = {"state": runs.RUNNING, "pid": os.getpid(), "heartbeat": now - 2}
     runs.write_json_atomic(path / runs.STATUS, alive)
-    assert runs.read_status(path, now=now)["state"] == runs.RUNNING
+    assert runs.read_status(path, now=now).state == runs.RUNNING
     stale = {**alive, "heartbeat": now - runs.STALE_SECONDS - 5}
     runs.write_json_atomic(path / runs.STATUS, stale)
     status = runs.read_status(path, now=now)
-    assert status["state"] == runs.FAILED and "has not reported" in status["error"]
+    assert status.state == runs.FAILED and "has not reported" in status.error
 
 
 def test_killed_child_is_reaped_and_reads_as_failed(runs_dir, codelab_model, tiny_train):
@@ -100,7 +102,7 @@ def test_killed_child_is_reaped_and_reads_as_failed(runs_dir, codelab_model, tin
     runs.write_json_atomic(
         path / runs.STATUS, {"state": runs.RUNNING, "pid": child.pid, "heartbeat": time.time()}
     )
-    assert runs.read_status(path)["state"] == runs.FAILED
+    assert runs.read_status(path).state == runs.FAILED
 
 
 def test_list_runs_newest_first_and_reports_corrupt_folders(runs_dir, codelab_model, tiny_train):
@@ -135,15 +137,16 @@ def test_find_run_rejects_paths(runs_dir):
 
 def test_read_metrics_is_incremental_and_skips_partial_lines(tmp_path):
     path = tmp_path / runs.METRICS
-    path.write_text('{"step": 1}\n{"step": 2}\n{"st')
+    lines = [runs.metrics_header(), '{"type": "batch", "step": 1}', '{"type": "batch", "step": 2}']
+    path.write_text("\n".join(lines) + '\n{"ty')
     records, offset = runs.read_metrics(tmp_path)
-    assert records == [{"step": 1}, {"step": 2}]
+    assert records == [BatchRecord(step=1), BatchRecord(step=2)]  # the header is not a record
     records, offset2 = runs.read_metrics(tmp_path, offset)
     assert records == [] and offset2 == offset
     with open(path, "a") as fh:
-        fh.write('ep": 3}\ngarbage\n{"step": 4}\n')
+        fh.write('pe": "epoch", "epoch": 3}\ngarbage\n{"type": "batch", "step": 4}\n')
     records, offset3 = runs.read_metrics(tmp_path, offset)
-    assert records == [{"step": 3}, {"step": 4}]
+    assert records == [EpochRecord(epoch=3), BatchRecord(step=4)]
     assert offset3 == path.stat().st_size
     assert runs.read_metrics(tmp_path / "missing") == ([], 0)
 
@@ -303,23 +306,21 @@ def test_clock_formats_progress_times(seconds, text):
     ],
 )
 def test_watch_interval(status, seconds):
-    assert runs.watch_interval(status) == seconds
+    assert runs.watch_interval(RunStatus(**status)) == seconds
     assert runs.WATCH_SECONDS_YOUNG < runs.WATCH_SECONDS
 
 
 def test_a_short_run_is_watched_closely_from_start_to_end():
     # The codelab preset trained for 3.7 s here: every refresh of it is a young one.
     for elapsed in (0.1, 1.0, 3.6):
-        status = {"state": runs.RUNNING, "pid": 1, "elapsed": elapsed, "eta_seconds": 3.7 - elapsed}
+        status = RunStatus(state=runs.RUNNING, pid=1, elapsed=elapsed, eta_seconds=3.7 - elapsed)
         assert runs.watch_interval(status) == runs.WATCH_SECONDS_YOUNG
 
 
 def test_progress_of_a_run_whose_worker_has_not_started():
-    assert runs.progress({"state": runs.QUEUED, "pid": None}) == (
-        0.0,
-        "starting the worker process",
-    )
-    waiting = {"state": runs.QUEUED, "pid": 3, "message": "waiting for another run to finish"}
+    starting = RunStatus(state=runs.QUEUED, pid=None)
+    assert runs.progress(starting) == (0.0, "starting the worker process")
+    waiting = RunStatus(state=runs.QUEUED, pid=3, message="waiting for another run to finish")
     assert runs.progress(waiting) == (0.0, "waiting for another run to finish")
 
 
@@ -338,10 +339,10 @@ def test_status_writer_is_the_workers_and_reports_its_pid(tmp_path):
     writer = runs.StatusWriter(tmp_path)
     writer.start()
     try:
-        status = runs.read_json(tmp_path / runs.STATUS)
-        assert status["pid"] == os.getpid() and runs.worker_reported(status)
-        assert status["state"] == runs.QUEUED
-        assert not runs.worker_reported({"state": runs.QUEUED, "pid": None})
+        status = RunStatus.from_dict(runs.read_json(tmp_path / runs.STATUS))
+        assert status.pid == os.getpid() and runs.worker_reported(status)
+        assert status.state == runs.QUEUED
+        assert not runs.worker_reported(RunStatus(state=runs.QUEUED, pid=None))
     finally:
         writer.close()
 
@@ -364,10 +365,10 @@ def test_a_format_1_config_opens_with_the_optimiser_in_training(tmp_path):
 
 
 def test_a_run_stopped_mid_epoch_reads_as_its_complete_epochs():
-    stopped = {"state": runs.STOPPED, "epoch": 15, "epochs_completed": 14}
+    stopped = RunStatus(state=runs.STOPPED, epoch=15, epochs_completed=14)
     assert runs.epochs_text(stopped, 15) == "14/15"
-    assert runs.epochs_text({"state": runs.RUNNING, "epoch": 3}, 10) == "3/10"
-    assert runs.epochs_text({"state": runs.QUEUED}, 10) == "0/10"
+    assert runs.epochs_text(RunStatus(state=runs.RUNNING, epoch=3), 10) == "3/10"
+    assert runs.epochs_text(RunStatus(state=runs.QUEUED), 10) == "0/10"
 
 
 def test_a_stop_request_shows_as_stopping_at_once(runs_dir, codelab_model, tiny_train):
@@ -393,4 +394,4 @@ def test_a_stop_request_shows_as_stopping_at_once(runs_dir, codelab_model, tiny_
     ],
 )
 def test_is_starting(status, starting):
-    assert runs.is_starting(status) is starting
+    assert runs.is_starting(RunStatus(**status)) is starting

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -14,7 +15,7 @@ import pytest
 from mnist import runs, training
 from mnist.config import ConvBlock, ModelConfig, TrainConfig
 from mnist.models import load_model
-from tests.conftest import read_lines, wait_for
+from tests.conftest import metrics, wait_for
 
 
 def test_tiny_run_writes_every_file(runs_dir, codelab_model, tiny_train):
@@ -22,28 +23,30 @@ def test_tiny_run_writes_every_file(runs_dir, codelab_model, tiny_train):
     seen = []
     status = training.execute(path, report=seen.append)
 
-    assert status["state"] == runs.DONE, status.get("error")
-    records = read_lines(path / runs.METRICS)
+    assert status.state == runs.DONE, status.error
+    records = metrics(path)
     steps = math.ceil(tiny_train.train_size / tiny_train.batch_size)  # 300 / 64 → 5
-    batches = [r for r in records if r["type"] == "batch"]
-    epochs = [r for r in records if r["type"] == "epoch"]
-    assert [r["step"] for r in batches] == list(range(1, steps + 1))
-    assert len(epochs) == 1 and epochs[0]["complete"]
-    for key in ("loss", "accuracy", "lr", "samples_per_second", "elapsed"):
-        assert all(r[key] is not None for r in batches), key
+    batches = [r for r in records if r.type == "batch"]
+    epochs = [r for r in records if r.type == "epoch"]
+    assert [r.step for r in batches] == list(range(1, steps + 1))
+    assert len(epochs) == 1 and epochs[0].complete
+    for key in ("loss", "accuracy", "batch_loss", "batch_accuracy", "lr", "samples_per_second"):
+        assert all(getattr(r, key) is not None for r in batches), key
     for key in ("val_loss", "val_accuracy", "epoch_seconds", "samples_per_second"):
-        assert epochs[0][key] is not None, key
+        assert getattr(epochs[0], key) is not None, key
     assert seen == records  # the CLI's progress sees exactly what the file holds
+    header = json.loads((path / runs.METRICS).read_text().splitlines()[0])
+    assert header == {"type": "header", "format_version": 2}
 
-    assert status["total_steps"] == steps and status["step"] == steps
-    assert status["train_samples"] == 300 and status["validation_samples"] == 100
-    assert status["params"] == 5994 and status["eta_seconds"] == 0.0
-    assert status["finished"] >= status["started"]
-    assert status["samples_per_second"] > 0
+    assert status.total_steps == steps and status.step == steps
+    assert status.train_samples == 300 and status.validation_samples == 100
+    assert status.params == 5994 and status.eta_seconds == 0.0
+    assert status.finished >= status.started
+    assert status.samples_per_second > 0
 
     evaluation = runs.read_json(path / runs.EVALUATION)
     assert evaluation["count"] == 10_000
-    assert evaluation["accuracy"] == status["test_accuracy"]
+    assert evaluation["accuracy"] == status.test_accuracy
     assert sum(map(sum, evaluation["confusion"])) == 10_000
 
     model = load_model(path / runs.MODEL)
@@ -53,19 +56,19 @@ def test_tiny_run_writes_every_file(runs_dir, codelab_model, tiny_train):
     assert leftovers == []  # every temporary file was renamed into place
 
 
-def test_stop_file_ends_training_at_the_next_batch(runs_dir, codelab_model):
+def test_stop_file_ends_training_after_the_batch_it_came_in(runs_dir, codelab_model):
     train = TrainConfig(epochs=3, batch_size=32, train_size=640, validation_size=100)
     path = runs.create_run(codelab_model, train)
 
     def stop_after_three(record):
-        if record["type"] == "batch" and record["step"] == 3:
+        if record.type == "batch" and record.step == 3:
             (path / runs.STOP_FILE).touch()
 
     status = training.execute(path, report=stop_after_three)
-    assert status["state"] == runs.STOPPED
-    batches = [r for r in read_lines(path / runs.METRICS) if r["type"] == "batch"]
-    assert batches[-1]["step"] == 4  # the stop is seen at the end of the next batch
-    assert status["test_accuracy"] is not None
+    assert status.state == runs.STOPPED
+    batches = [r for r in metrics(path) if r.type == "batch"]
+    assert batches[-1].step == 3  # no batch trains after the one during which it was asked
+    assert status.test_accuracy is not None
     model = load_model(path / runs.MODEL)  # a stopped run still leaves a usable model
     assert np.asarray(model(np.zeros((1, 28, 28, 1), np.float32))).shape == (1, 10)
 
@@ -75,11 +78,11 @@ def test_sigterm_is_a_stop_request(runs_dir, codelab_model):
     path = runs.create_run(codelab_model, train)
 
     def signal_at_step_two(record):
-        if record["type"] == "batch" and record["step"] == 2:
+        if record.type == "batch" and record.step == 2:
             os.kill(os.getpid(), signal.SIGTERM)
 
     status = training.execute(path, report=signal_at_step_two)
-    assert status["state"] == runs.STOPPED
+    assert status.state == runs.STOPPED
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
 
 
@@ -92,8 +95,8 @@ def test_stop_while_queued_ends_without_training(runs_dir, codelab_model, tiny_t
         status = training.execute(path)
     finally:
         blocker.release()
-    assert status["state"] == runs.STOPPED
-    assert "waiting for a training slot" in status["message"]
+    assert status.state == runs.STOPPED
+    assert "waiting for a training slot" in status.message
     assert not (path / runs.METRICS).exists() and not (path / runs.MODEL).exists()
 
 
@@ -170,11 +173,11 @@ def test_a_nan_weight_ends_the_run_failed_at_the_first_batch_without_a_model(
     _diverging(monkeypatch, poison)
     path = runs.create_run(codelab_model, dataclasses.replace(tiny_train, epochs=3))
     status = training.execute(path)
-    assert status["state"] == runs.FAILED
-    assert "training diverged at epoch 1, batch 1" in status["error"], status["error"]
-    assert "lower learning rate" in status["error"]
+    assert status.state == runs.FAILED
+    assert "training diverged at epoch 1, batch 1" in status.error, status.error
+    assert "lower learning rate" in status.error
     assert not (path / runs.MODEL).exists() and not (path / runs.EVALUATION).exists()
-    batches = [r for r in read_lines(path / runs.METRICS) if r["type"] == "batch"]
+    batches = [r for r in metrics(path) if r.type == "batch"]
     assert len(batches) == 1  # it stopped at that batch, not at the end
 
 
@@ -190,8 +193,8 @@ def test_an_absurd_learning_rate_ends_the_run_failed(runs_dir):
     )  # fmt: skip
     path = runs.create_run(deep, train)
     status = training.execute(path)
-    assert status["state"] == runs.FAILED, status
-    assert "training diverged" in status["error"] and "lower learning rate" in status["error"]
+    assert status.state == runs.FAILED, status
+    assert "training diverged" in status.error and "lower learning rate" in status.error
     assert not (path / runs.MODEL).exists()
 
 
@@ -211,8 +214,8 @@ def test_poisoned_batches_end_the_run_failed_without_a_model(
     monkeypatch.setattr(training, "make_dataset", poisoned)
     path = runs.create_run(codelab_model, dataclasses.replace(tiny_train, epochs=3))
     status = training.execute(path)
-    assert status["state"] == runs.FAILED
-    assert "training diverged at epoch 1, batch 1" in status["error"], status["error"]
+    assert status.state == runs.FAILED
+    assert "training diverged at epoch 1, batch 1" in status.error, status.error
     assert not (path / runs.MODEL).exists()
 
 
@@ -221,9 +224,9 @@ def test_a_crash_ends_failed_with_the_reason(runs_dir, codelab_model, tiny_train
     empty.mkdir()
     path = runs.create_run(codelab_model, tiny_train)
     status = training.execute(path, data_dir=empty)
-    assert status["state"] == runs.FAILED
-    assert status["error"].startswith("DataError:") and "train-images-idx3-ubyte" in status["error"]
-    assert runs.read_status(path)["state"] == runs.FAILED
+    assert status.state == runs.FAILED
+    assert status.error.startswith("DataError:") and "train-images-idx3-ubyte" in status.error
+    assert runs.read_status(path).state == runs.FAILED
 
 
 def test_early_stopping_needs_validation():
@@ -265,7 +268,7 @@ def test_make_dataset_turns_off_tf_data_autotuning_and_keeps_order():
 def test_worker_process_trains_a_run_started_by_the_runs_api(runs_dir, codelab_model, tiny_train):
     path = runs.start_run(codelab_model, tiny_train, preset="codelab")
     # The worker reports itself (its pid) before TensorFlow loads; the launcher writes nothing.
-    pid = wait_for(lambda: runs.read_json(path / runs.STATUS).get("pid"), what="the worker's pid")
+    pid = wait_for(lambda: runs.read_status(path).pid, what="the worker's pid")
     assert pid != os.getpid()
     final = wait_for(
         lambda: runs.load_run(path).state in runs.FINAL_STATES and runs.load_run(path),
@@ -286,14 +289,14 @@ def test_two_runs_share_one_slot_in_start_order(runs_dir, codelab_model, tiny_tr
         wait_for(lambda p=path: runs.load_run(p).state in runs.FINAL_STATES, timeout=240)
     a, b = runs.load_run(first), runs.load_run(second)
     assert (a.state, b.state) == (runs.DONE, runs.DONE)
-    assert b.status["started"] >= a.status["finished"] - 1.0  # never both training at once
+    assert b.status.started >= a.status.finished - 1.0  # never both training at once
 
 
 def test_sigkilled_worker_shows_as_failed(runs_dir, codelab_model):
     train = TrainConfig(epochs=50, batch_size=32, train_size=2000, validation_size=100)
     path = runs.start_run(codelab_model, train)
     pid = wait_for(
-        lambda: runs.load_run(path).state == runs.RUNNING and runs.load_run(path).status["pid"],
+        lambda: runs.load_run(path).state == runs.RUNNING and runs.load_run(path).status.pid,
         timeout=120,
         what="the worker to start training",
     )
@@ -301,7 +304,7 @@ def test_sigkilled_worker_shows_as_failed(runs_dir, codelab_model):
     run = wait_for(
         lambda: runs.load_run(path).state == runs.FAILED and runs.load_run(path), timeout=30
     )
-    assert "killed or crashed" in run.status["error"]
+    assert "killed or crashed" in run.status.error
 
 
 def _fit_with_probe(tmp_path, lr, steps_per_epoch=4, epochs=2, batch_size=8):
@@ -316,7 +319,6 @@ def _fit_with_probe(tmp_path, lr, steps_per_epoch=4, epochs=2, batch_size=8):
     recorder = training.MetricsRecorder(
         tmp_path, runs.StatusWriter(tmp_path), epochs=epochs,
         steps_per_epoch=steps_per_epoch, batch_size=batch_size, train_samples=n,
-        stop_requested=lambda: False,
     )  # fmt: skip
     seen = []
     probe = keras.callbacks.LambdaCallback(
@@ -326,23 +328,23 @@ def _fit_with_probe(tmp_path, lr, steps_per_epoch=4, epochs=2, batch_size=8):
     images = np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
     data = training.make_dataset(images, np.arange(n) % 10, batch_size)
     model.fit(data, epochs=epochs, verbose=0, callbacks=[recorder, board, probe])
-    return read_lines(tmp_path / runs.METRICS), seen, board
+    return metrics(tmp_path), seen, board
 
 
 def test_recorded_learning_rate_follows_a_schedule_step_by_step(tmp_path):
     schedule = keras.optimizers.schedules.CosineDecay(0.01, decay_steps=8)
     records, seen, _ = _fit_with_probe(tmp_path, schedule)
-    batches = [r["lr"] for r in records if r["type"] == "batch"]
+    batches = [r.lr for r in records if r.type == "batch"]
     assert len(batches) == 8 and len(set(batches)) == 8  # it changes at every step
     np.testing.assert_allclose(batches, seen, rtol=1e-6)
-    assert [r["lr"] for r in records if r["type"] == "epoch"] == [batches[3], batches[7]]
+    assert [r.lr for r in records if r.type == "epoch"] == [batches[3], batches[7]]
     assert batches[-1] == pytest.approx(0.0, abs=1e-9)  # decayed to 0 at the last step
 
 
 def test_recorded_learning_rate_of_a_constant_rate(tmp_path):
     records, seen, _ = _fit_with_probe(tmp_path, 0.003)
-    assert len(records) == 10 and len(seen) == 8
-    assert all(r["lr"] == pytest.approx(0.003) for r in records)
+    assert len(records) == 10 and len(seen) == 8  # 8 batches, 2 epochs
+    assert all(r.lr == pytest.approx(0.003) for r in records)
 
 
 def test_tensorboard_writes_epochs_and_skips_per_batch_summaries(tmp_path, monkeypatch):
@@ -388,3 +390,35 @@ def test_cosine_schedule_decays_over_the_planned_steps():
     assert float(schedule(0)) == pytest.approx(0.01)
     assert float(schedule(5)) == pytest.approx(0.005, rel=1e-3)  # cos(π/2): half way
     assert float(schedule(10)) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_each_batchs_own_loss_and_accuracy_match_an_independent_computation(tmp_path):
+    """With a learning rate of 0 the weights never change, so each batch's loss and accuracy
+    can be computed afresh from the model and that batch alone, and compared."""
+    batch_size, steps = 8, 5
+    n = batch_size * steps - 3  # a short last batch too
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    model.compile(
+        keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    recorder = training.MetricsRecorder(
+        tmp_path, runs.StatusWriter(tmp_path), epochs=2, steps_per_epoch=steps,
+        batch_size=batch_size, train_samples=n,
+    )  # fmt: skip
+    images = np.random.default_rng(2).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = np.random.default_rng(3).integers(0, 10, n)
+    model.fit(training.make_dataset(images, labels, batch_size), epochs=2, verbose=0,
+              callbacks=[recorder])  # fmt: skip
+    batches = [r for r in metrics(tmp_path) if r.type == "batch"]
+    assert len(batches) == 2 * steps
+    x = images.astype(np.float32)[..., None] / 255
+    for record in batches:
+        start = (record.batch - 1) * batch_size
+        xb, yb = x[start : start + batch_size], labels[start : start + batch_size]
+        probs = np.asarray(model(xb))
+        loss = float(np.mean(-np.log(probs[np.arange(len(yb)), yb])))
+        accuracy = float(np.mean(probs.argmax(axis=1) == yb))
+        assert record.batch_loss == pytest.approx(loss, rel=1e-4)
+        assert record.batch_accuracy == pytest.approx(accuracy, abs=1e-5)
