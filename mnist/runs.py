@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from mnist import TRAIN_IMAGES
 from mnist.config import ModelConfig, TrainConfig, migrate_optimizer_fields
 from mnist.records import (
@@ -69,6 +71,7 @@ STALE_SECONDS = 30.0  # a live run silent this long has lost its worker
 
 CONFIG, STATUS, METRICS = "config.json", "status.json", "metrics.jsonl"
 MODEL, EVALUATION, STOP_FILE, LOG = "model.keras", "evaluation.json", "STOP", "worker.log"
+PROBABILITIES = "test_probabilities.npy"  # (10000, 10) float32: the model's test predictions
 
 
 class RunError(Exception):
@@ -212,6 +215,21 @@ class Run:
             return read_json(self.path / EVALUATION)
         except RunError:
             return None
+
+    def stored_scores(self):
+        """(Evaluation, (10000, 10) probabilities) the worker stored for this run's model, or
+        None when it has none (an older run, or one without a model)."""
+        from mnist.evaluation import Evaluation
+
+        data = self.evaluation()
+        try:
+            probs = np.load(self.path / PROBABILITIES, allow_pickle=False)
+            evaluation = Evaluation.from_dict(data) if data else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if evaluation is None or probs.shape != (evaluation.count, 10):
+            return None
+        return evaluation, probs
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -400,6 +418,13 @@ class StatusWriter:
             with self._lock:
                 if time.time() - self._last_write >= HEARTBEAT_SECONDS:
                     self._write(time.time())
+
+
+def save_probabilities(run_dir: Path, probs: np.ndarray) -> None:
+    """Store a model's test probabilities in its run folder (written whole, then renamed)."""
+    tmp = run_dir / f".{PROBABILITIES}.{os.getpid()}.tmp.npy"
+    np.save(tmp, np.asarray(probs, dtype=np.float32), allow_pickle=False)
+    os.replace(tmp, run_dir / PROBABILITIES)
 
 
 def request_stop(run_dir: str | os.PathLike) -> bool:

@@ -26,7 +26,7 @@ from mnist import data as mnist_data
 from mnist import records, runs
 from mnist._tf import keras, tf
 from mnist.config import TrainConfig
-from mnist.evaluation import evaluate_model
+from mnist.evaluation import evaluate_predictions, predict_probabilities
 from mnist.models import build_model
 from mnist.records import BatchRecord, EpochRecord, RunStatus
 
@@ -617,7 +617,11 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     status.update(force=True, message="saving the model", **_early_stopping_report(early, recorder))
     _save_model(model, run_dir)
     status.update(force=True, message="evaluating on the 10,000 test images")
-    evaluation = evaluate_model(model, dataset.test_images, dataset.test_labels)
+    probs = predict_probabilities(model, dataset.test_images)  # (10000, 10)
+    evaluation = evaluate_predictions(dataset.test_labels, probs)
+    # The probabilities first: a run with evaluation.json has them too (the Evaluate page
+    # reads both instead of scoring the model again).
+    runs.save_probabilities(run_dir, probs)
     runs.write_json_atomic(run_dir / runs.EVALUATION, evaluation.to_dict())
     status.update(
         force=True,

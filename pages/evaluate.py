@@ -11,10 +11,10 @@ from mnist.ui import (
     dataset,
     digit_grid,
     follow_model,
+    model_scores,
     page_header,
     require_router,
     show_error,
-    test_evaluation,
 )
 from mnist.ui.widgets import keyed_to, percent
 
@@ -36,7 +36,7 @@ st.caption(f"Model: **{choice.label}** — choose another in the Training page's
 follow_model(choice)
 
 try:
-    evaluation, probs = test_evaluation(choice.key)
+    evaluation, probs = model_scores(choice)
 except ValueError as exc:  # a damaged or foreign .keras file
     show_error(f"This model cannot be used: {exc}")
     st.stop()

@@ -10,8 +10,8 @@ from mnist.ui.loaders import (
     dataset,
     dataset_stats,
     model_for,
+    model_scores,
     model_summary,
-    test_evaluation,
 )
 from mnist.ui.state import (
     ModelChoice,
@@ -50,5 +50,5 @@ __all__ = [
     "set_model_config",
     "set_train_config",
     "show_error",
-    "test_evaluation",
+    "model_scores",
 ]

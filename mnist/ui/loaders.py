@@ -1,4 +1,4 @@
-"""Cached loaders: data once per server, models once per file, evaluations once per model."""
+"""Cached loaders: data once per server, models once per file, scores once per model."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import gc
 import streamlit as st
 
 from mnist import data as mnist_data
+from mnist import runs
 from mnist.config import ModelConfig
+from mnist.ui.state import ModelChoice
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
@@ -78,14 +80,31 @@ def model_for(key: tuple[str, float]):
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring the 10,000 test images…")
-def test_evaluation(key: tuple[str, float]):
-    """(Evaluation, (10000, 10) probabilities) of the model at ``key`` on the test set."""
+def _scored(key: tuple[str, float]):
     _import_keras()
     from mnist.evaluation import evaluate_predictions, predict_probabilities
 
     ds = dataset()
     probs = predict_probabilities(model_for(key), ds.test_images)
     return evaluate_predictions(ds.test_labels, probs), probs
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _stored(run_dir: str, mtime: float):
+    return runs.load_run(run_dir).stored_scores()
+
+
+def model_scores(choice: ModelChoice):
+    """(Evaluation, (10000, 10) probabilities) of the model in use on the test set: those its
+    run stored when it finished (instant), else scored once per model file."""
+    if choice.run_id is not None:
+        run_dir = choice.path.parent
+        stored = run_dir / runs.EVALUATION
+        if stored.exists():
+            scores = _stored(str(run_dir), stored.stat().st_mtime)
+            if scores is not None:
+                return scores
+    return _scored(choice.key)
 
 
 @st.cache_data(max_entries=64, show_spinner="Building the model…")

@@ -335,3 +335,36 @@ def test_a_model_for_other_images_gets_one_sentence(name, runs_dir, codelab_mode
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
     assert any("is a model for 32×32×3 inputs with 5 outputs" in e for e in errors), errors
+
+
+def test_evaluate_reads_a_finished_runs_stored_scores_instead_of_scoring_again(
+    runs_dir, codelab_model, tiny_train
+):
+    """The stored scores claim 12.34 %: the page shows that figure, so it did not re-score
+    the model (an untrained one, which would score something else)."""
+    import keras
+    import numpy as np
+
+    from mnist import data as mnist_data
+    from mnist.evaluation import evaluate_predictions
+
+    path = runs.create_run(codelab_model, tiny_train)
+    keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    ).save(path / runs.MODEL)
+    labels = mnist_data.load().test_labels
+    rng = np.random.default_rng(0)
+    probs = np.full((10_000, 10), 0.01, dtype=np.float32)
+    right = rng.random(10_000) < 0.1234
+    guess = np.where(right, labels, (labels + 1) % 10)
+    probs[np.arange(10_000), guess] = 0.91
+    evaluation = evaluate_predictions(labels, probs)
+    runs.save_probabilities(path, probs)
+    runs.write_json_atomic(path / runs.EVALUATION, evaluation.to_dict())
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": 0})
+    at = open_page("evaluate")
+    at.session_state["selected_run"] = path.name
+    at.run()
+    assert not at.exception, at.exception
+    shown = next(m.value for m in at.metric if m.label == "Test accuracy")
+    assert shown == f"{evaluation.accuracy:.2%}" and abs(evaluation.accuracy - 0.1234) < 0.01

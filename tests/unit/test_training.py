@@ -45,6 +45,8 @@ def test_tiny_run_writes_every_file(runs_dir, codelab_model, tiny_train):
     assert status.samples_per_second > 0
 
     evaluation = runs.read_json(path / runs.EVALUATION)
+    stored, probs = runs.load_run(path).stored_scores()
+    assert probs.shape == (10_000, 10) and stored.accuracy == evaluation["accuracy"]
     assert evaluation["count"] == 10_000
     assert evaluation["accuracy"] == status.test_accuracy
     assert sum(map(sum, evaluation["confusion"])) == 10_000
