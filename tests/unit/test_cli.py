@@ -132,11 +132,16 @@ def test_train_json_summary_is_the_last_line(trained_run):
 def test_evaluate_a_run_matches_its_evaluation_file(trained_run, capsys):
     result, runs_dir = trained_run
     run_id = json.loads(result.stdout.strip().splitlines()[-1])["run_id"]
+    run = runs.find_run(run_id, runs_dir)
+    # --run reads what the worker stored; --model scores the same file afresh: they agree.
     assert main(["evaluate", "--run", run_id, "--runs-dir", runs_dir, "--json"]) == 0
-    evaluated = json.loads(capsys.readouterr().out)
-    stored = runs.find_run(run_id, runs_dir).evaluation()
-    assert evaluated["accuracy"] == pytest.approx(stored["accuracy"], abs=1e-4)
-    assert np.array(evaluated["confusion"]).sum() == 10_000
+    stored = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", "--model", str(run.model_path), "--json"]) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert stored["accuracy"] == run.evaluation()["accuracy"]
+    assert fresh["accuracy"] == pytest.approx(stored["accuracy"], abs=1e-4)
+    assert fresh["confusion"] == stored["confusion"]
+    assert np.array(fresh["confusion"]).sum() == 10_000
     assert main(["evaluate", "--run", run_id, "--runs-dir", runs_dir]) == 0
     table = capsys.readouterr().out
     assert "test accuracy:" in table and "confusion matrix (rows: true digit" in table
