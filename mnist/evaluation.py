@@ -172,3 +172,10 @@ def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000) -> 
 def evaluate_model(model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """Predict ``images`` with ``model`` and score against ``labels``."""
     return evaluate_predictions(labels, predict_probabilities(model, images))
+
+
+def cell_images(labels: np.ndarray, probs: np.ndarray, true: int, predicted: int) -> np.ndarray:
+    """Indices of the test images of digit ``true`` that the model took for ``predicted``
+    (one cell of the confusion matrix), the most confident first."""
+    idx = np.flatnonzero((labels == true) & (probs.argmax(axis=1) == predicted))
+    return idx[np.argsort(-probs[idx, predicted], kind="stable")]

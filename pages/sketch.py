@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from mnist.ui import current_model_choice, page_header, require_router, show_error
+from mnist.ui import page_header, require_router
+from mnist.ui.evaluate_panel import model_in_use
 from mnist.ui.sketch_panel import answer, drawing_canvas, network_input, read_upload
 
 require_router("pages/sketch.py")
@@ -12,13 +13,7 @@ page_header(
     "Draw with the mouse (or a finger), or upload a photo of a "
     "digit: the network answers when you lift the pen.",
 )
-choice = current_model_choice()
-if choice.note:
-    st.warning(choice.note, icon=":material/warning:")
-if not choice.path.is_file():
-    show_error(f"No model file at {choice.path}. Train a run on the Training page.")
-    st.stop()
-st.caption(f"Model: **{choice.label}**.")
+choice = model_in_use(".")
 
 
 # Both tabs stay on the page (only one shows), so switching keeps the drawing and the upload.

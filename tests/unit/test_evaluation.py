@@ -301,3 +301,18 @@ def test_per_class_csv_has_one_row_per_digit():
     assert lines[1] == "0,2,1,1,1.000000,0.500000,0.666667"
     assert lines[2] == "1,1,2,1,0.500000,1.000000,0.666667"
     assert len(lines) == 11
+
+
+def test_cell_images_are_that_cells_images_most_confident_first():
+    from mnist.evaluation import cell_images
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 10, 500)
+    probs = rng.random((500, 10)).astype(np.float32)
+    probs /= probs.sum(axis=1, keepdims=True)
+    for true, predicted in [(4, 9), (3, 3), (7, 1)]:
+        got = cell_images(labels, probs, true, predicted)
+        expected = [i for i in range(500) if labels[i] == true and probs[i].argmax() == predicted]
+        assert sorted(got.tolist()) == expected
+        confidences = probs[got, predicted]
+        assert all(a >= b for a, b in zip(confidences, confidences[1:], strict=False))
