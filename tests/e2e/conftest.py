@@ -117,6 +117,10 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser():
+    from playwright.sync_api import expect
+
+    # Assertions on the page wait for their condition; a loaded machine is late, not wrong.
+    expect.set_options(timeout=60_000)
     _require_chromium()
     from playwright.sync_api import sync_playwright
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import exceptions, open_page, wait_idle
 
@@ -31,7 +32,7 @@ def test_every_page_paints_its_content(page, server):
             "evaluate": "[data-testid='stVegaLiteChart']",
             "sketch": "canvas.upper-canvas",
         }
-        assert page.locator(main[path]).first.is_visible(), path
+        expect(page.locator(main[path]).first).to_be_visible()
         if shots:
             _screenshot(page, server, path, Path(shots))
 
@@ -89,7 +90,7 @@ def circle(cx, cy, r, n=24):
 
 def test_sketch_mouse_strokes_are_classified_and_clear_empties(page, server):
     open_page(page, server, "sketch")
-    assert page.get_by_text("Draw a digit on the black square").is_visible()
+    expect(page.get_by_text("Draw a digit on the black square").first).to_be_visible()
     # A large 7 in the middle: two strokes.
     stroke(page, [(60, 50), (220, 50)])
     stroke(page, [(220, 50), (120, 250)])

@@ -12,6 +12,7 @@ import itertools
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from mnist import runs
 from mnist.config import PRESETS, ConvBlock, ModelConfig, TrainConfig
@@ -93,7 +94,7 @@ def test_every_preset_in_every_order_sets_the_picker_the_editor_and_the_model(pa
             assert picked(page) == [title], (order, title)
             assert shown_params(page) == params(preset.model), (order, title)
             assert_editor_shows(page, preset.model)
-            assert page.get_by_text(preset.description).is_visible()
+            expect(page.get_by_text(preset.description).first).to_be_visible()
     # The same preset twice in a row stays picked (a second click used to un-highlight it).
     click_preset(page, orders[-1][-1])
     assert picked(page) == [orders[-1][-1]]
@@ -120,22 +121,23 @@ def test_an_edit_makes_the_model_custom_and_one_click_restores_a_preset(page, se
     )
     assert shown_params(page) == params(strided)  # nothing of Best's leaked into the edit
     assert picked(page) == ["Custom"]
-    assert page.get_by_text("Your own model").is_visible()
+    expect(page.get_by_text("Your own model").first).to_be_visible()
     go(page, "Training")
-    assert page.get_by_text("Model: custom").is_visible()
+    expect(page.get_by_text("Model: custom").first).to_be_visible()
     go(page, "Model")
     assert picked(page) == ["Custom"] and shown_params(page) == params(strided)
     click_preset(page, "Codelab")  # one click is enough
     assert picked(page) == ["Codelab"] and shown_params(page) == params(codelab)
     assert_editor_shows(page, codelab)
     go(page, "Training")
-    assert page.get_by_text("Model: codelab").is_visible()
+    expect(page.get_by_text("Model: codelab").first).to_be_visible()
     go(page, "Model")
     click_preset(page, "Custom")  # the codelab model, now called custom
-    assert picked(page) == ["Custom"] and page.get_by_text("Your own model").is_visible()
+    assert picked(page) == ["Custom"]
+    expect(page.get_by_text("Your own model").first).to_be_visible()
     assert shown_params(page) == params(codelab)
     go(page, "Training")
-    assert page.get_by_text("Model: custom").is_visible()
+    expect(page.get_by_text("Model: custom").first).to_be_visible()
     assert exceptions(page) == []
 
 
@@ -149,8 +151,8 @@ def test_an_invalid_edit_stays_on_screen_and_training_waits_for_a_valid_model(pa
     assert "dense units must be whole numbers" in error.inner_text()
     assert shown_params(page) == params(PRESETS["codelab"].model)  # the last valid model
     go(page, "Training")
-    assert page.get_by_text("The model on the Model page cannot be built").is_visible()
-    assert page.get_by_role("button", name="Start training").is_disabled()
+    expect(page.get_by_text("The model on the Model page cannot be built").first).to_be_visible()
+    expect(page.get_by_role("button", name="Start training")).to_be_disabled()
     go(page, "Model")
     assert dense.input_value() == "12a"  # what the person typed, still shown
     dense.fill("64")
@@ -160,7 +162,7 @@ def test_an_invalid_edit_stays_on_screen_and_training_waits_for_a_valid_model(pa
     with_dense = dataclasses.replace(PRESETS["codelab"].model, dense_units=(64,))
     assert shown_params(page) == params(with_dense)
     go(page, "Training")
-    assert page.get_by_role("button", name="Start training").is_enabled()
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled()
 
 
 def _settings_on_screen(page) -> dict:
@@ -182,15 +184,16 @@ def test_start_runs_what_the_form_shows_and_never_what_it_does_not(page, server)
     patience.fill("2")
     page.keyboard.press("Enter")
     wait_idle(page)
-    assert page.get_by_text("early stopping watches val_loss").is_visible()
+    expect(page.get_by_text("early stopping watches val_loss").first).to_be_visible()
     start = page.get_by_role("button", name="Start training")
-    assert start.is_disabled()
+    expect(start).to_be_disabled()
     set_slider(page, "Training images", "Home")  # still invalid: Start stays disabled
-    assert start.is_disabled()
+    expect(start).to_be_disabled()
     patience.fill("0")
     page.keyboard.press("Enter")
     wait_idle(page)
-    assert start.is_enabled() and not page.get_by_text("early stopping watches").count()
+    expect(start).to_be_enabled()
+    expect(page.get_by_text("early stopping watches")).to_have_count(0)
     shown = _settings_on_screen(page)
     run_id = click_start(page, server)
     train = runs.find_run(run_id, server.runs_dir).config.train
@@ -223,7 +226,7 @@ def test_two_quick_clicks_on_start_start_one_run(page, server, how):
     assert run_ids(server) - before == {run_id}
     # Once the run is under way, Start starts the next one.
     page.get_by_role("button", name="Start training").wait_for()
-    assert page.get_by_role("button", name="Start training").is_enabled()
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled()
 
 
 def _make_finished_run(server, epochs: int) -> str:
@@ -258,8 +261,8 @@ def test_delete_removes_the_chosen_run_and_selects_nothing_else(page, server):
     wait_until(lambda: newest_first[0] not in run_ids(server), 30, "the deletion")
     wait_idle(page)
     # Nothing is selected now, so no Delete button waits for a second click.
-    assert page.get_by_role("button", name="Delete 1 run").count() == 0
-    assert page.get_by_role("button", name="Delete for good").count() == 0
+    expect(page.get_by_role("button", name="Delete 1 run")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete for good")).to_have_count(0)
     assert {newest_first[1], newest_first[2]} <= run_ids(server)
     assert exceptions(page) == []
 
@@ -352,7 +355,7 @@ def test_evaluate_per_class_table_fits_and_follows_a_deleted_run(page, server, t
     page.get_by_role("button", name="Use for Evaluate and Sketch").click()
     wait_idle(page)
     go(page, "Evaluate")
-    assert page.get_by_text(f"run {path.name}").first.is_visible()
+    expect(page.get_by_text(f"run {path.name}").first).to_be_visible()
     grid = page.locator("[data-testid='stDataFrame']").first
     overflow = grid.locator(".dvn-scroller").first.evaluate("e => e.scrollWidth - e.clientWidth")
     assert overflow <= 0  # every column, "wrong" included, fits
@@ -360,7 +363,7 @@ def test_evaluate_per_class_table_fits_and_follows_a_deleted_run(page, server, t
     warning = page.get_by_text(f"Run {path.name} no longer exists")
     warning.wait_for(timeout=30_000)  # no click needed
     assert page.get_by_text("Model: **the bundled default model**").count() == 0
-    assert page.get_by_text("the bundled default model").first.is_visible()
+    expect(page.get_by_text("the bundled default model").first).to_be_visible()
     assert exceptions(page) == []
 
 
@@ -378,7 +381,7 @@ def test_use_these_settings_fills_the_form_at_once(page, server):
     assert slider_value(page, "Epochs") == "7"
     assert slider_value(page, "Batch size") == "64"
     assert slider_value(page, "Training images") == "2000"
-    assert page.get_by_text("Model: fast").is_visible()
+    expect(page.get_by_text("Model: fast").first).to_be_visible()
     run_id = click_start(page, server)
     config = runs.find_run(run_id, server.runs_dir).config
     assert (config.train, config.model, config.preset) == (train, PRESETS["fast"].model, "fast")

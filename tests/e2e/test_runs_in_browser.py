@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from mnist import runs
 from mnist.config import PRESETS
@@ -98,7 +99,7 @@ def test_stop_ends_the_run_and_its_model_serves_the_sketch_page(page, server):
     page.get_by_role("button", name="Use for Evaluate and Sketch").click()
     wait_idle(page)
     go(page, "Sketch")
-    assert page.get_by_text(f"run {run_id}").first.is_visible()
+    expect(page.get_by_text(f"run {run_id}").first).to_be_visible()
     stroke(page, [(140, 40), (140, 240)])
     assert prediction(page) in {str(d) for d in range(10)}
     assert exceptions(page) == []
@@ -180,7 +181,7 @@ def test_two_users_keep_their_own_selections(browser, server):
         open_page(a, server, "train")
         a.get_by_text(run_id).first.wait_for(timeout=30_000)
         open_page(a, server, "evaluate")
-        assert a.get_by_text("the bundled default model").first.is_visible()
+        expect(a.get_by_text("the bundled default model").first).to_be_visible()
         wait_state(server, run_id, runs.FINAL_STATES)
     finally:
         a.context.close()
