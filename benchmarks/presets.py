@@ -1,7 +1,7 @@
 """Train every preset with the CLI and write the table of models/README.md: one command.
 
-    python benchmarks/presets.py --write models/README.md             # about 20 min on 2 cores
-    python benchmarks/presets.py --write models/README.md --export-default
+    python -m benchmarks.presets --write models/README.md      # minutes to tens of minutes
+    python -m benchmarks.presets --write models/README.md --export-default
 
 Each preset trains once, in turn, with ``python -m mnist train --preset NAME --seed 0 --json``
 (its own settings); the table gets each run's measured figures and the machine they came
@@ -13,51 +13,23 @@ works (the test suite does; it times nothing).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from mnist.config import PRESETS  # noqa: E402
+from benchmarks.common import ROOT, cli, machine
+from mnist.config import PRESETS
 
 START, END = "<!-- presets:start -->", "<!-- presets:end -->"
 QUICK = ["--epochs", "1", "--train-size", "500", "--validation-size", "100"]
 
 
-def machine() -> str:
-    """The machine, in one line: cores, CPU, memory, Python, TensorFlow."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{os.cpu_count()} × {cpu}, {mem:.0f} GiB, Python {platform.python_version()}, "
-        f"TensorFlow {metadata.version('tensorflow')}"
-    )
-
-
 def train(name: str, runs_dir: str, quick: bool, export: Path | None) -> dict:
-    cmd = [sys.executable, "-m", "mnist", "train", "--preset", name, "--seed", "0",
-           "--runs-dir", runs_dir, "--json", *(QUICK if quick else [])]  # fmt: skip
-    if export is not None:
-        cmd += ["--export", str(export)]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=6 * 3600)
-    if out.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    args = ["train", "--preset", name, "--seed", "0", "--runs-dir", runs_dir]
+    args += QUICK if quick else []
+    args += ["--export", str(export)] if export is not None else []
+    return cli(*args, timeout=6 * 3600)
 
 
 def row(name: str, summary: dict) -> str:
@@ -70,7 +42,9 @@ def row(name: str, summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.presets", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--write", metavar="FILE", help="replace the table in FILE")
     parser.add_argument("--export-default", action="store_true",
                         help="export the best preset's model as models/default.keras")  # fmt: skip
@@ -79,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     export = ROOT / "models" / "default.keras" if args.export_default else None
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, with "
-        f"`python benchmarks/presets.py{' --quick' if args.quick else ''}` (each preset once, "
+        f"`python -m benchmarks.presets{' --quick' if args.quick else ''}` (each preset once, "
         "in turn, `python -m mnist train --preset NAME --seed 0`):",
         "",
         "| preset | parameters | training | test accuracy | training time | samples/s |",

@@ -338,7 +338,7 @@ REFERENCES: tuple[Reference, ...] = (
         "codelab model",
         0.9157,
         "the codelab preset trained as the codelab did (seed 0), measured with "
-        "`python benchmarks/presets.py`, table in models/README.md",
+        "`python -m benchmarks.presets`, table in models/README.md",
     ),
     Reference(
         "Keras example",

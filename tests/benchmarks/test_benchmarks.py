@@ -21,7 +21,7 @@ def test_quick_benchmark_prints_a_row_for_every_figure(tmp_path):
     _require_chromium()  # figures 2, 5 and 7 drive the browser
     out_file = tmp_path / "RESULTS.md"
     result = subprocess.run(
-        [sys.executable, "benchmarks/run.py", "--quick", "--write", str(out_file)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--write", str(out_file)],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -37,11 +37,11 @@ def test_quick_benchmark_prints_a_row_for_every_figure(tmp_path):
 
 
 def test_the_preset_table_is_one_command(tmp_path):
-    """benchmarks/presets.py trains every preset and replaces models/README.md's table."""
+    """benchmarks.presets trains every preset and replaces models/README.md's table."""
     readme = tmp_path / "README.md"
     readme.write_text((ROOT / "models" / "README.md").read_text())
     result = subprocess.run(
-        [sys.executable, "benchmarks/presets.py", "--quick", "--write", str(readme)],
+        [sys.executable, "-m", "benchmarks.presets", "--quick", "--write", str(readme)],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

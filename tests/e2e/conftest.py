@@ -11,28 +11,14 @@ import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks.dashboard import CHROMIUM, Dashboard, launch_chromium
 from tests.conftest import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 BUSY = "[data-testid='stSkeleton'], [data-testid='stSpinner'], [data-testid='stStatusWidget']"
 
@@ -46,65 +32,17 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A dashboard process with its own runs folder."""
-
-    def __init__(self, runs_dir: Path, log_path: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.runs_dir = runs_dir
-        self.log_path = log_path
-        env = {**os.environ, "MNIST_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
-        self._log = open(log_path, "wb")
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py",
-             "--server.headless", "true", "--server.address", "127.0.0.1",
-             "--server.port", str(self.port), "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-
-    def wait_healthy(self, timeout: float = 60) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        return time.monotonic() - self.started
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"streamlit not healthy after {timeout} s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        self._log.close()
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     _require_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     root = tmp_path_factory.mktemp("e2e")
-    srv = Server(root / "runs", ARTIFACTS / "server.log")
+    srv = Dashboard(root / "runs", ARTIFACTS / "server.log")
     try:
         srv.wait_healthy()
         yield srv
     finally:
-        srv.stop()
+        srv.close()
         # Stop any worker a test left behind: runs are their own process groups.
         for status in (root / "runs").glob("*/status.json"):
             try:
@@ -125,7 +63,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 
@@ -165,7 +103,7 @@ def wait_idle(pg, timeout: float = 90) -> None:
     raise AssertionError(f"the page was still busy after {timeout} s")
 
 
-def open_page(pg, server: Server, path: str = "") -> None:
+def open_page(pg, server: Dashboard, path: str = "") -> None:
     pg.goto(f"{server.url}/{path}")
     pg.wait_for_selector("[data-testid='stApp']")
     pg.wait_for_selector("h1", timeout=60_000)
