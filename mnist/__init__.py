@@ -17,6 +17,7 @@ IMAGE_SIDE = 28  # MNIST images are 28×28
 INPUT_SHAPE = (IMAGE_SIDE, IMAGE_SIDE, 1)  # (H, W, C): one grayscale channel
 TRAIN_IMAGES = 60_000  # MNIST's training set; the validation images are held out of it
 TEST_IMAGES = 10_000
+VALIDATION_IMAGES = 5_000  # held out of the training images by default: 55,000 / 5,000
 
 
 def _bundled(name: str) -> Path:

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnist import IMAGE_SIDE, TRAIN_IMAGES
+from mnist import IMAGE_SIDE, TRAIN_IMAGES, VALIDATION_IMAGES
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid", "swish")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -164,7 +164,7 @@ class TrainConfig:
     learning_rate: float = 1e-3  # the peak learning rate
     lr_schedule: str = "constant"  # "cosine" decays to 0 over the planned training steps
     train_size: int | None = None  # None: all 60,000 - validation_size training images
-    validation_size: int = 5_000  # held out (stratified) from the 60,000 for val_* metrics
+    validation_size: int = VALIDATION_IMAGES  # held out (stratified) for val_* metrics
     seed: int = 0  # data split, shuffling, initial weights, augmentation
     augment: bool = False  # random rotation ±10°, shift ±10 %, zoom ±10 % (training only)
     early_stopping: int = 0  # patience in epochs on val_loss, best weights restored; 0: off

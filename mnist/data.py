@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist import IMAGE_SIDE, NUM_CLASSES
+from mnist import IMAGE_SIDE, NUM_CLASSES, VALIDATION_IMAGES
 
 BUNDLED_DIR = Path(__file__).parent / "data"
 DATA_DIR_ENV = "MNIST_DATA_DIR"
@@ -41,7 +41,7 @@ SHA256 = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
-DEFAULT_VALIDATION_SIZE = 5_000  # the codelab's 55,000 / 5,000 split of the 60,000
+DEFAULT_VALIDATION_SIZE = VALIDATION_IMAGES  # the usual 55,000 / 5,000 split of the 60,000
 
 
 class DataError(Exception):

@@ -62,6 +62,18 @@ class Draft:
             then()
 
 
+def build_into(draft: Draft, build, config_key: str, error_key: str) -> None:
+    """The config ``build(draft.values)`` makes into ``config_key`` (and no error), or, when
+    the fields describe none, the reason into ``error_key`` (the last good config stays)."""
+    try:
+        config = build(draft.values)
+    except ValueError as exc:
+        st.session_state[error_key] = str(exc)
+    else:
+        st.session_state[config_key] = config
+        st.session_state[error_key] = None
+
+
 def drop(name: str) -> None:
     """Forget the draft called ``name``: the next page to show it starts from its config."""
     st.session_state.pop(f"{name}.draft", None)

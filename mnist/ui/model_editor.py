@@ -6,7 +6,7 @@ import streamlit as st
 
 from mnist.config import ACTIVATIONS, HEADS, INITIALIZERS, PADDINGS, POOLS, PRESETS
 from mnist.forms import EDITOR_BLOCKS, model_form, model_from_form
-from mnist.ui.drafts import Draft
+from mnist.ui.drafts import Draft, build_into
 from mnist.ui.loaders import model_summary
 from mnist.ui.state import (
     MODEL_CONFIG,
@@ -34,13 +34,7 @@ def _draft() -> Draft:
 
 def _edited() -> None:
     """A field changed: the draft describes the session's model now, or says why not."""
-    try:
-        config = model_from_form(_draft().values)
-    except ValueError as exc:
-        st.session_state[MODEL_ERROR] = str(exc)
-    else:
-        st.session_state[MODEL_CONFIG] = config
-        st.session_state[MODEL_ERROR] = None
+    build_into(_draft(), model_from_form, MODEL_CONFIG, MODEL_ERROR)
     st.session_state[MODEL_PRESET] = None  # edited: no longer the preset it came from
 
 

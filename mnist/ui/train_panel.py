@@ -8,7 +8,7 @@ from mnist import runs
 from mnist.charts import live_batch_chart, live_epoch_chart, metrics_frames
 from mnist.config import OPTIMIZERS, REFERENCES, SCHEDULES
 from mnist.forms import all_train_images, train_form, train_from_form
-from mnist.ui.drafts import Draft
+from mnist.ui.drafts import Draft, build_into
 from mnist.ui.state import (
     TRAIN_CONFIG,
     TRAIN_ERROR,
@@ -48,13 +48,7 @@ def _draft() -> Draft:
 
 def _edited() -> None:
     """A setting changed: the draft is the session's training config now, or says why not."""
-    try:
-        config = train_from_form(_draft().values)
-    except ValueError as exc:
-        st.session_state[TRAIN_ERROR] = str(exc)
-    else:
-        st.session_state[TRAIN_CONFIG] = config
-        st.session_state[TRAIN_ERROR] = None
+    build_into(_draft(), train_from_form, TRAIN_CONFIG, TRAIN_ERROR)
 
 
 def settings_form() -> None:

@@ -7,6 +7,7 @@ import io
 
 import pytest
 from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
 
 from mnist import DEFAULT_MODEL, runs
 from mnist.config import PRESETS
@@ -242,25 +243,6 @@ def test_model_page_shows_every_preset(name):
     assert _params_metric(at) == f"{build_model(PRESETS[name].model).count_params():,}"
 
 
-@pytest.mark.parametrize("name", ["evaluate", "sketch"])
-def test_a_damaged_run_model_gets_a_message_not_a_traceback(
-    name, runs_dir, codelab_model, tiny_train
-):
-    path = runs.create_run(codelab_model, tiny_train)
-    (path / runs.MODEL).write_bytes(b"not a keras archive")
-    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": 0})
-    at = open_page(name)
-    at.session_state["selected_run"] = path.name
-    at.run()
-    if name == "sketch":
-        at.session_state["sketch.canvas.0"] = _canvas_drawing(
-            lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
-        )
-        at.run()
-    assert not at.exception, at.exception
-    assert any("This model cannot be used" in e.value for e in at.error)
-
-
 def test_sketch_page_says_when_the_network_is_unsure(runs_dir, codelab_model, tiny_train):
     import keras
 
@@ -282,59 +264,6 @@ def test_sketch_page_says_when_the_network_is_unsure(runs_dir, codelab_model, ti
     metric = next(m for m in at.metric if m.label == "Prediction")
     assert "unsure" in metric.proto.delta
     assert any("The network is unsure" in w.value for w in at.warning)
-
-
-@pytest.mark.parametrize("name", ["evaluate", "sketch"])
-def test_a_diverged_run_model_gets_a_message_not_a_json_error(
-    name, runs_dir, codelab_model, tiny_train
-):
-    import keras
-    import numpy as np
-
-    path = runs.create_run(codelab_model, tiny_train)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.layers[-1].bias.assign(np.full(10, np.nan, dtype="float32"))
-    model.save(path / runs.MODEL)
-    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": 0})
-    at = open_page(name)
-    at.session_state["selected_run"] = path.name
-    at.run()
-    if name == "sketch":
-        at.session_state["sketch.canvas.0"] = _canvas_drawing(
-            lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
-        )
-        at.run()
-    assert not at.exception, at.exception
-    errors = [e.value for e in at.error]
-    assert any("outputs are not finite numbers" in e for e in errors), errors
-
-
-@pytest.mark.parametrize("name", ["evaluate", "sketch"])
-def test_a_model_for_other_images_gets_one_sentence(name, runs_dir, codelab_model, tiny_train):
-    import keras
-
-    path = runs.create_run(codelab_model, tiny_train)
-    keras.Sequential(
-        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(5)]
-    ).save(path / runs.MODEL)
-    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": 0})
-    at = open_page(name)
-    at.session_state["selected_run"] = path.name
-    at.run()
-    if name == "sketch":
-        at.session_state["sketch.canvas.0"] = _canvas_drawing(
-            lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
-        )
-        at.run()
-    assert not at.exception, at.exception
-    errors = [e.value for e in at.error]
-    assert any("is a model for 32×32×3 inputs with 5 outputs" in e for e in errors), errors
 
 
 def test_evaluate_reads_a_finished_runs_stored_scores_instead_of_scoring_again(
@@ -368,3 +297,62 @@ def test_evaluate_reads_a_finished_runs_stored_scores_instead_of_scoring_again(
     assert not at.exception, at.exception
     shown = next(m.value for m in at.metric if m.label == "Test accuracy")
     assert shown == f"{evaluation.accuracy:.2%}" and abs(evaluation.accuracy - 0.1234) < 0.01
+
+
+def _page_using_a_run_model(name, write_model, codelab_model, tiny_train) -> AppTest:
+    """``pages/<name>.py`` in a session that chose a finished run whose ``model.keras`` is
+    what ``write_model(path)`` wrote; on Sketch, with a stroke drawn."""
+    path = runs.create_run(codelab_model, tiny_train)
+    write_model(path / runs.MODEL)
+    runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "heartbeat": 0})
+    at = open_page(name)
+    at.session_state["selected_run"] = path.name
+    at.run()
+    if name == "sketch":
+        at.session_state["sketch.canvas.0"] = _canvas_drawing(
+            lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
+        )
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _damaged(path):
+    path.write_bytes(b"not a keras archive")
+
+
+def _diverged(path):
+    import keras
+    import numpy as np
+
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    )
+    model.layers[-1].bias.assign(np.full(10, np.nan, dtype="float32"))
+    model.save(path)
+
+
+def _for_other_images(path):
+    import keras
+
+    keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(5)]
+    ).save(path)
+
+
+@pytest.mark.parametrize("name", ["evaluate", "sketch"])
+@pytest.mark.parametrize(
+    ("write_model", "message"),
+    [
+        (_damaged, "not a readable Keras model file"),
+        (_diverged, "outputs are not finite numbers"),
+        (_for_other_images, "is a model for 32×32×3 inputs with 5 outputs"),
+    ],
+    ids=["damaged", "diverged", "other-images"],
+)
+def test_a_model_that_cannot_be_used_gets_one_sentence(
+    name, write_model, message, codelab_model, tiny_train
+):
+    at = _page_using_a_run_model(name, write_model, codelab_model, tiny_train)
+    errors = [e.value for e in at.error]
+    assert any("This model cannot be used" in e and message in e for e in errors), errors

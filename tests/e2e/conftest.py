@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.dashboard import CHROMIUM, Dashboard, launch_chromium
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_for
 
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 BUSY = "[data-testid='stSkeleton'], [data-testid='stSpinner'], [data-testid='stStatusWidget']"
@@ -128,15 +128,9 @@ def go(pg, title: str) -> None:
     wait_idle(pg)
 
 
-def wait_until(predicate, timeout: float = 120, what: str = "a condition", interval=0.25):
+def wait_until(predicate, timeout: float = 120, what: str = "a condition"):
     """Poll ``predicate`` until it is truthy (returned); fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    return wait_for(predicate, timeout, interval=0.25, what=what)
 
 
 def run_heading(pg, timeout: float = 60) -> tuple[str, str]:
