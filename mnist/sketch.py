@@ -1,9 +1,10 @@
 """Any drawing → the 28×28 input an MNIST network expects, made the way MNIST itself was made.
 
-Steps: grayscale (alpha as ink where the image is transparent) → invert a light background →
-crop to the ink → fit in 20×20 keeping the aspect ratio → paste in 28×28 so the ink's centre of
-mass sits at the centre → float32 / 255, shape (28, 28, 1). A plain resize of a 280×280 canvas
-would shrink small or off-centre digits into shapes the network never saw.
+Steps: the ink (alpha where the image is transparent, as on the canvas; for a photo or any
+larger picture, the ink ``mnist.photo`` finds; small images as grayscale, a light background
+inverted) → crop to the ink → fit in 20×20 keeping the aspect ratio → paste in 28×28 so the
+ink's centre of mass sits at the centre → float32 / 255, shape (28, 28, 1). A plain resize
+of a 280×280 canvas would shrink small or off-centre digits into shapes the network never saw.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from mnist import IMAGE_SIDE, NUM_CLASSES
 from mnist.evaluation import check_probabilities
+from mnist.photo import Found, find_ink
 
 DIGIT_BOX = 20  # MNIST digits were fitted in 20×20 and centred by mass in 28×28
 INK_LEVEL = 0.2  # a pixel counts as ink above this fraction of full intensity (0–1)
@@ -42,8 +44,9 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
 
 
-def _to_ink(image: Image.Image | np.ndarray) -> np.ndarray:
-    """Ink intensity in 0–1 as a float32 (H, W) array: light strokes on a dark ground."""
+def _to_ink(image: Image.Image | np.ndarray) -> tuple[np.ndarray, Found | None]:
+    """Ink intensity in 0–1 as a float32 (H, W) array, light strokes on a dark ground; and,
+    for a photo (``PAPER_MIN_SIDE`` pixels or more, no transparency), what was found in it."""
     if isinstance(image, Image.Image):
         if image.mode in ("P", "PA", "LA", "La", "RGBa") or "transparency" in image.info:
             image = image.convert("RGBA")
@@ -60,49 +63,22 @@ def _to_ink(image: Image.Image | np.ndarray) -> np.ndarray:
     small = array.dtype.kind == "b" or (array.dtype.kind == "f" and float(array.max()) <= 1.0)
     full = 1.0 if small else 255.0
     array = array.astype(np.float32) / full
-    if array.ndim == 2:
-        gray = array
-    else:
-        gray = array[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # luma
-        if array.shape[2] == 4 and np.median(_border(array[..., 3])) < 0.5:
-            # A transparent background (the canvas, or a PNG with alpha): the ink is what
-            # is opaque, whatever its colour.
-            return array[..., 3]
+    if array.ndim == 3 and array.shape[2] == 4 and np.median(_border(array[..., 3])) < 0.5:
+        # A transparent background (the canvas, or a PNG with alpha): the ink is what is
+        # opaque, whatever its colour.
+        return array[..., 3], None
+    if min(array.shape[:2]) >= PAPER_MIN_SIDE:  # a photo, or a picture of a digit
+        rgb = array[..., :3] if array.ndim == 3 else np.repeat(array[..., None], 3, axis=-1)
+        found = find_ink(np.clip(rgb, 0.0, 1.0))
+        return found.ink, found
+    gray = array if array.ndim == 2 else array[..., :3] @ LUMA
     if np.median(_border(gray)) > 0.5:  # dark ink on paper: MNIST wants light ink on black
         gray = 1.0 - gray
-    return _without_paper(gray.astype(np.float32))
+    return gray.astype(np.float32), None
 
 
 PAPER_MIN_SIDE = 64  # smaller images (MNIST's own 28×28) are taken as they are
-PAPER_BLOCKS = 8  # the paper's level is estimated on an 8×8 grid of blocks
-
-
-def _without_paper(ink: np.ndarray) -> np.ndarray:
-    """A photo's ink alone: the paper's level, uneven light and all, subtracted and the ink
-    stretched to 0–1, so off-white paper does not come out as a grey box around the digit.
-
-    The paper's level is the darkest value of each block of an 8×8 grid (a stroke is thinner
-    than a block, so every block shows some paper), smoothed over the image.
-    """
-    h, w = ink.shape
-    if min(h, w) < PAPER_MIN_SIDE:
-        return ink
-    bh, bw = -(-h // PAPER_BLOCKS), -(-w // PAPER_BLOCKS)
-    padded = np.pad(ink, ((0, bh * PAPER_BLOCKS - h), (0, bw * PAPER_BLOCKS - w)), mode="edge")
-    lows = padded.reshape(PAPER_BLOCKS, bh, PAPER_BLOCKS, bw).min(axis=(1, 3))  # (8, 8)
-    paper = Image.fromarray(lows.astype(np.float32), mode="F").resize(
-        (w, h), Image.Resampling.BILINEAR
-    )
-    out = np.clip(ink - np.asarray(paper, dtype=np.float32), 0.0, None)
-    # The ink's full strength: the brightest pixel once lone specks are smoothed away.
-    top = float(
-        np.asarray(Image.fromarray(out, mode="F").filter(ImageFilter.MedianFilter(3))).max()
-    )
-    if top < INK_LEVEL:  # nothing stands out from the paper: leave it to be called empty
-        return out
-    out = np.clip(out / top, 0.0, 1.0)
-    out[out < INK_LEVEL / 2] = 0.0  # the paper's grain and the camera's noise
-    return out
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -110,7 +86,17 @@ def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
 
     Raises ``EmptySketch`` when there is too little ink to be a digit.
     """
-    ink = _to_ink(image)  # (H, W) in 0–1
+    return read(image)[0]
+
+
+def read(image: Image.Image | np.ndarray) -> tuple[np.ndarray, Found | None]:
+    """``preprocess``'s input, and what was found if ``image`` is a photo (else None)."""
+    ink, found = _to_ink(image)  # (H, W) in 0–1
+    return fit(ink), found
+
+
+def fit(ink: np.ndarray) -> np.ndarray:
+    """Ink (H, W) in 0–1 → the 28×28×1 input: cropped, fitted in 20×20, centred by mass."""
     mask = ink > INK_LEVEL
     count = int(mask.sum())
     if count < max(MIN_INK_PIXELS, MIN_INK_FRACTION * ink.size):

@@ -7,7 +7,8 @@ import streamlit as st
 from PIL import Image, ImageOps
 
 from mnist.charts import probability_chart
-from mnist.sketch import EmptySketch, SketchError, classify, is_unsure, open_image, preprocess
+from mnist.photo import describe, overlay
+from mnist.sketch import EmptySketch, SketchError, classify, is_unsure, open_image, read
 from mnist.ui.loaders import model_for
 from mnist.ui.state import ModelChoice
 from mnist.ui.widgets import percent, show_error, to_display
@@ -92,7 +93,7 @@ def network_input(image: Image.Image | np.ndarray | None, source: str) -> np.nda
         st.caption("The 28×28 input appears here.")
         return None
     try:
-        x = preprocess(image)  # (28, 28, 1) float32
+        x, found = read(image)  # (28, 28, 1) float32, and what was found in a photo
     except EmptySketch as exc:
         if source == "upload":
             message = str(exc)
@@ -107,6 +108,10 @@ def network_input(image: Image.Image | np.ndarray | None, source: str) -> np.nda
     st.caption(
         "28×28: cropped to the ink, fitted in 20×20, centred by mass — as MNIST digits were made."
     )
+    if found is not None:
+        st.markdown("**What was found in the picture**")
+        st.image(overlay(found), width=PREVIEW_SIDE * 2 // 3)
+        st.caption(describe(found))
     return x
 
 

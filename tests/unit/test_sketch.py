@@ -7,6 +7,7 @@ comparing with real MNIST digits, not against ``preprocess``'s own earlier resul
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -17,6 +18,7 @@ from mnist import sketch
 from mnist.data import BUNDLED_DIR, load
 from mnist.sketch import EmptySketch, SketchError, classify, open_image, preprocess
 
+FIXTURES = Path(__file__).parent / "fixtures"
 SIDE = 280  # the dashboard's drawing canvas
 # A "2" as one polyline in unit coordinates (x right, y down).
 TWO = [(0.0, 0.2), (0.3, 0.0), (0.8, 0.0), (1.0, 0.25), (0.9, 0.5), (0.0, 1.0), (1.0, 1.0)]
@@ -482,3 +484,13 @@ def test_an_image_too_large_to_decode_says_so(tmp_path):
     Image.new("1", (20_000, 20_000)).save(path)  # 400 megapixels, a few hundred kB
     with pytest.raises(SketchError, match=r"image too large \(more than 25 million pixels\)"):
         open_image(path)
+
+
+def test_canvas_drawings_give_exactly_what_they_gave_before_photos_had_their_own_path():
+    from tests.unit.canvas_drawings import canvas_drawings
+
+    expected = np.load(FIXTURES / "canvas-inputs.npy")
+    got = np.stack([preprocess(drawing) for drawing in canvas_drawings()])
+    assert got.shape == expected.shape == (12, 28, 28, 1)
+    np.testing.assert_array_equal(got, expected)
+    assert all(sketch.read(drawing)[1] is None for drawing in canvas_drawings())
