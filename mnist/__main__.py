@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mnist import DEFAULT_MODEL, __version__, runs
 from mnist import data as mnist_data
-from mnist.config import OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+from mnist.config import OPTIMIZERS, PRECISIONS, PRESETS, SCHEDULES, TrainConfig
 from mnist.records import BatchRecord, EpochRecord, RunStatus
 
 PROG = "mnist" if Path(sys.argv[0]).name == "mnist" else "python -m mnist"
@@ -191,6 +191,12 @@ def build_parser() -> Parser:
         "best epoch's weights (default: 0, off)",
     )
     train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="float32, or mixed_bfloat16: bfloat16 arithmetic with float32 weights, faster on "
+        f"CPUs with AVX512_BF16 (default: {_preset_values('precision')})",
+    )
+    train.add_argument(
         "--runs-dir",
         metavar="DIR",
         help="where run folders go (default: $MNIST_RUNS_DIR, else ./runs)",
@@ -296,6 +302,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         "seed": args.seed,
         "augment": args.augment,
         "early_stopping": args.early_stopping,
+        "precision": args.precision,
     }
     values = {**preset.train.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
     return TrainConfig.from_dict(values)  # ValueError → one line

@@ -18,6 +18,9 @@ from mnist import IMAGE_SIDE, TRAIN_IMAGES, VALIDATION_IMAGES
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid", "swish")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
+# Keras dtype policies: all float32, or bfloat16 arithmetic with float32 weights (about 1.6×
+# faster on CPUs with AVX512_BF16 or AMX; slower on others, which emulate it).
+PRECISIONS = ("float32", "mixed_bfloat16")
 INITIALIZERS = ("he_normal", "glorot_uniform", "variance_scaling")
 PADDINGS = ("same", "valid")
 POOLS = ("max", "avg", "none")
@@ -168,6 +171,7 @@ class TrainConfig:
     seed: int = 0  # data split, shuffling, initial weights, augmentation
     augment: bool = False  # random rotation ±10°, shift ±10 %, zoom ±10 % (training only)
     early_stopping: int = 0  # patience in epochs on val_loss, best weights restored; 0: off
+    precision: str = "float32"  # a Keras dtype policy: "float32" or "mixed_bfloat16"
 
     def __post_init__(self) -> None:
         _int_in("epochs", self.epochs, 1, 500)
@@ -175,6 +179,7 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _learning_rate(self.learning_rate)
         _choice("learning-rate schedule", self.lr_schedule, SCHEDULES)
+        _choice("precision", self.precision, PRECISIONS)
         _int_in("validation size", self.validation_size, 0, 30_000)
         if self.train_size is not None:
             _int_in("train size", self.train_size, 10, TRAIN_IMAGES - self.validation_size)
@@ -196,6 +201,7 @@ class TrainConfig:
             + (", cosine decay" if self.lr_schedule == "cosine" else ""),
             "augmented" if self.augment else "no augmentation",
             f"early stopping (patience {self.early_stopping})" if self.early_stopping else "",
+            "bfloat16 mixed precision" if self.precision == "mixed_bfloat16" else "",
             f"seed {self.seed}",
         ]
         return " · ".join(p for p in parts if p)
@@ -277,7 +283,8 @@ FAST = Preset(
     title="Fast",
     description=(
         "The quickest route we measured to 99 % on a 2-core CPU: the codelab's shape with 32 "
-        "and 64 filters and a dense layer, Adam with a cosine schedule, 3 epochs."
+        "and 64 filters and a dense layer, Adam with a cosine schedule, 2 epochs in bfloat16 "
+        "mixed precision."
     ),
     model=ModelConfig(
         conv_blocks=(
@@ -287,7 +294,12 @@ FAST = Preset(
         dense_units=(128,),
     ),
     train=TrainConfig(
-        epochs=3, batch_size=128, optimizer="adam", learning_rate=2e-3, lr_schedule="cosine"
+        epochs=2,
+        batch_size=128,
+        optimizer="adam",
+        learning_rate=1.5e-3,
+        lr_schedule="cosine",
+        precision="mixed_bfloat16",
     ),
 )
 
@@ -295,21 +307,32 @@ BEST = Preset(
     name="best",
     title="Best",
     description=(
-        "The fast model with batch normalisation and dropout, trained 15 epochs on augmented "
-        "images (rotation, shift, zoom) with a cosine schedule: the recipe of the bundled "
-        "default model (models/README.md)."
+        "Six batch-normalised convolutions (3×3 pairs, then a 5×5 with stride 2 in place of "
+        "pooling, dropout 0.4 after each group), 30 epochs on augmented images (rotation, "
+        "shift, zoom), Adam with a cosine schedule: the recipe of the bundled default model "
+        "(models/README.md)."
     ),
     model=ModelConfig(
         conv_blocks=(
-            ConvBlock(filters=32, kernel_size=5, padding="valid", batch_norm=True),
-            ConvBlock(filters=64, kernel_size=5, padding="valid", batch_norm=True),
-        ),
+            ConvBlock(
+                filters=32, kernel_size=3, convs=2, padding="valid", batch_norm=True, pool="none"
+            ),
+            ConvBlock(
+                filters=32, kernel_size=5, stride=2, batch_norm=True, pool="none", dropout=0.4
+            ),
+            ConvBlock(
+                filters=64, kernel_size=3, convs=2, padding="valid", batch_norm=True, pool="none"
+            ),
+            ConvBlock(
+                filters=64, kernel_size=5, stride=2, batch_norm=True, pool="none", dropout=0.4
+            ),
+        ),  # fmt: skip
         dense_units=(128,),
-        dense_dropout=0.3,
+        dense_dropout=0.4,
     ),
     train=TrainConfig(
-        epochs=15,
-        batch_size=128,
+        epochs=30,
+        batch_size=64,
         optimizer="adam",
         learning_rate=2e-3,
         lr_schedule="cosine",

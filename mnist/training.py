@@ -552,7 +552,9 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     dataset = mnist_data.load(data_dir)
     split = dataset.split(tc.validation_size, tc.train_size, tc.seed)
     steps_per_epoch = math.ceil(len(split.y_train) / tc.batch_size)
-    model = compile_for_training(build_model(config.model), tc, tc.epochs * steps_per_epoch)
+    model = compile_for_training(
+        build_model(config.model, precision=tc.precision), tc, tc.epochs * steps_per_epoch
+    )
     train_ds = make_dataset(
         split.x_train,
         split.y_train,

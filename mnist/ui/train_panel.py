@@ -6,7 +6,7 @@ import streamlit as st
 
 from mnist import runs
 from mnist.charts import live_batch_chart, live_epoch_chart, metrics_frames
-from mnist.config import OPTIMIZERS, REFERENCES, SCHEDULES
+from mnist.config import OPTIMIZERS, PRECISIONS, REFERENCES, SCHEDULES
 from mnist.forms import all_train_images, train_form, train_from_form
 from mnist.ui.drafts import Draft, build_into
 from mnist.ui.state import (
@@ -129,6 +129,14 @@ def settings_form() -> None:
             help="Stop when val_loss has not improved for this many epochs; "
             "the best epoch's weights are kept.",
             **draft.bind("early_stopping", then=_edited),
+        )
+        c2.selectbox(
+            "Precision",
+            PRECISIONS,
+            help="float32, or mixed_bfloat16: bfloat16 arithmetic with float32 weights, "
+            "about 1.6× faster on CPUs with AVX512_BF16 (figure 3 of benchmarks/RESULTS.md), "
+            "slower on CPUs without it.",
+            **draft.bind("precision", then=_edited),
         )
     if model_error():
         show_error(
