@@ -30,9 +30,15 @@ def free_port() -> int:
 
 
 class Dashboard:
-    """A dashboard process with its own runs folder; its output to ``log_path`` (or nowhere)."""
+    """A dashboard process with its own runs folder; its output to ``log_path`` (or nowhere).
+    ``command``: what follows ``streamlit`` (``("hello",)`` runs Streamlit's own demo)."""
 
-    def __init__(self, runs_dir: str | os.PathLike, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        runs_dir: str | os.PathLike,
+        log_path: Path | None = None,
+        command: tuple[str, ...] = ("run", "app.py"),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.runs_dir = Path(runs_dir)
@@ -41,7 +47,7 @@ class Dashboard:
         self._log = open(log_path, "wb") if log_path else subprocess.DEVNULL
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py",
+            [sys.executable, "-m", "streamlit", *command,
              "--server.headless", "true", "--server.address", "127.0.0.1",
              "--server.port", str(self.port), "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from mnist import runs
-from mnist.ui import current_model_choice, dataset_stats, require_router
+from mnist.ui import current_model_choice, data_counts, require_router
 
 require_router("pages/home.py")
 
@@ -16,7 +16,7 @@ st.markdown(
     "network thinks."
 )
 
-stats = dataset_stats()
+stats = data_counts()
 sizes = stats["sizes"]
 choice = current_model_choice()
 all_runs, _ = runs.list_runs()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mnist.ui.loaders import (
     dataset,
+    data_counts,
     dataset_stats,
     model_for,
     model_scores,
@@ -35,6 +36,7 @@ __all__ = [
     "ModelChoice",
     "current_model_choice",
     "dataset",
+    "data_counts",
     "dataset_stats",
     "digit_grid",
     "follow_model",

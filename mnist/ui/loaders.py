@@ -24,6 +24,21 @@ def dataset() -> mnist_data.Dataset:
 
 
 @st.cache_data(show_spinner=False)
+def data_counts(validation_size: int = mnist_data.DEFAULT_VALIDATION_SIZE) -> dict:
+    """The images in each part and whether the files are verified, without loading them
+    (the home page's start-up: ~15 ms instead of ~0.45 s for ``dataset_stats``)."""
+    counts = mnist_data.counts()
+    return {
+        "sizes": {
+            "train": counts["train"] - validation_size,
+            "validation": validation_size,
+            "test": counts["test"],
+        },
+        "verified": counts["verified"],
+    }
+
+
+@st.cache_data(show_spinner=False)
 def dataset_stats(validation_size: int = mnist_data.DEFAULT_VALIDATION_SIZE) -> dict:
     """Split sizes and counts, mean image per digit, pixel histogram — all computed."""
     ds = dataset()
