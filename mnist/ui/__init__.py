@@ -7,8 +7,8 @@ stays fast. Functions that need a model import it when called.
 from pathlib import Path
 
 from mnist.ui.loaders import (
-    dataset,
     data_counts,
+    dataset,
     dataset_stats,
     model_for,
     model_scores,
