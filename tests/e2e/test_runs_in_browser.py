@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
@@ -160,6 +163,36 @@ def test_uploads_are_classified_or_get_one_plain_message_and_the_drawing_stays(
     metric = page.locator("[data-testid='stMetric']").filter(has_text="Prediction")
     shown = [m.inner_text() for m in metric.all() if m.is_visible()]
     assert len(shown) == 1 and "\n7\n" in f"\n{shown[0]}\n", shown
+    assert exceptions(page) == []
+
+
+def test_a_photo_of_paper_is_read_and_what_was_found_is_shown(page, server, tmp_path):
+    """Two synthetic photos in turn: a 1 crossing a notebook's lines, a 7 in blue on a
+    sticky note; each is answered, with the picture of what was found and its caption."""
+    from mnist.data import BUNDLED_DIR, load
+    from mnist.synthetic import photo
+    from tests.unit.test_photo import PLAIN
+
+    test = load(BUNDLED_DIR)
+    shots = [
+        (2, dataclasses.replace(PLAIN, ruled=True, paper="light blue"), "straight line"),
+        (0, dataclasses.replace(PLAIN, paper="sticky note", ink="blue", light=0.7), "Orange"),
+    ]
+    open_page(page, server, "sketch")
+    page.get_by_role("tab", name="Upload an image").click()
+    upload = page.locator("input[type='file']")
+    shown = None
+    for index, style, caption in shots:
+        path = Path(tmp_path) / f"photo-{index}.jpg"
+        photo(test.test_images[index] / 255, style, np.random.default_rng(index)).save(path)
+        upload.set_input_files(str(path))
+        shown = prediction(page, previous=shown, timeout=90)
+        assert shown == str(test.test_labels[index])
+        expect(page.get_by_text("What was found in the picture")).to_be_visible()
+        expect(page.get_by_text(caption).first).to_be_visible()
+    shot = os.environ.get("MNIST_SCREENSHOTS")
+    if shot:
+        page.screenshot(path=str(Path(shot) / "sketch-photo.png"), full_page=True)
     assert exceptions(page) == []
 
 
