@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -68,12 +70,13 @@ def test_presets_build_and_output_probabilities(name):
 def test_feature_sides_match_the_built_model():
     for preset in PRESETS.values():
         model = build_model(preset.model)
-        pooled = [
-            layer.output.shape[1]
-            for layer in model.layers
-            if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D))
-        ]
-        assert pooled == preset.model.feature_sides()
+        after_block: dict[int, int] = {}  # block number → side of its last layer's output
+        for layer in model.layers:
+            found = re.fullmatch(r"[a-z]+?(\d+)(_\d+)?", layer.name)
+            if found and len(layer.output.shape) == 4:
+                after_block[int(found.group(1))] = layer.output.shape[1]
+        sides = [after_block[b] for b in sorted(after_block)]
+        assert sides == preset.model.feature_sides(), preset.name
 
 
 def test_strided_valid_global_avg_head():
@@ -138,3 +141,23 @@ def test_a_damaged_file_says_so_without_kerass_own_message(tmp_path):
     with pytest.raises(ValueError) as excinfo:
         load_model(junk)
     assert str(excinfo.value) == f"{junk}: not a readable Keras model file"
+
+
+def test_mixed_bfloat16_computes_in_bfloat16_with_float32_weights_and_probabilities(tmp_path):
+    model = build_model(PRESETS["fast"].model, precision="mixed_bfloat16")
+    conv = model.get_layer("conv1")
+    assert conv.dtype_policy.name == "mixed_bfloat16"
+    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+    assert model.get_layer("probabilities").dtype_policy.name == "float32"
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    probs = model.predict_on_batch(x)
+    assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # the same numbers after a save and a load (the policy travels with the file)
+    model.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras")
+    assert again.get_layer("conv1").dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_allclose(again.predict_on_batch(x), probs, rtol=1e-6)
+    # float32 builds are unchanged: same parameters, float32 throughout
+    plain = build_model(PRESETS["fast"].model)
+    assert plain.get_layer("conv1").compute_dtype == "float32"
+    assert plain.count_params() == model.count_params()
