@@ -20,6 +20,7 @@ PAGES = {
         "pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"
     ),
     "pages/sketch.py": st.Page("pages/sketch.py", title="Sketch", icon=":material/draw:"),
+    "pages/inside.py": st.Page("pages/inside.py", title="Inside", icon=":material/neurology:"),
 }
 
 page = st.navigation(list(PAGES.values()))

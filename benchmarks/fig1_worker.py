@@ -21,7 +21,8 @@ def bare_fit(n: str, epochs: str) -> dict:
     p = PRESETS["fast"]
     split = data.load().split(1000, n, 0)
     keras.utils.set_random_seed(0)
-    model = compile_for_training(build_model(p.model), p.train, epochs * math.ceil(n / 128))
+    model = build_model(p.model, precision=p.train.precision)  # as the worker builds it
+    model = compile_for_training(model, p.train, epochs * math.ceil(n / 128))
     train = make_dataset(split.x_train, split.y_train, 128, shuffle_seed=0)
     val = make_dataset(split.x_val, split.y_val, 1000)
     t = time.perf_counter()

@@ -22,14 +22,14 @@ def sketch_latency(quick: bool, reps: int) -> Row:
     n = 20 if quick else 200
     ours, predict = [], []
     for _ in range(10):  # warm-up: graph tracing, allocator
-        classify(model, preprocess(rgba))
-        model.predict(preprocess(rgba)[None], verbose=0)
+        classify(model, preprocess(rgba, photo=False))
+        model.predict(preprocess(rgba, photo=False)[None], verbose=0)
     for i in range(n):
         t = time.perf_counter()
-        classify(model, preprocess(rgba))
+        classify(model, preprocess(rgba, photo=False))
         ours.append(time.perf_counter() - t)
         if i % 5 == 0:  # interleaved, fewer: predict is the slow one
-            x = preprocess(rgba)
+            x = preprocess(rgba, photo=False)
             t = time.perf_counter()
             model.predict(x[None], verbose=0)
             predict.append(time.perf_counter() - t)

@@ -356,3 +356,35 @@ def class_errors_chart(support: Sequence[int], wrong: Sequence[int]) -> alt.Char
     bars = base.mark_bar(color="#d62728")
     labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("share:Q", format=".1%"))
     return alt.layer(bars, labels).properties(height=200)
+
+
+EMBEDDING_SELECTION = "digit"  # the embedding's point selection (read back through on_select)
+
+
+def embedding_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Test digits at their 2-D coordinates (columns x, y, label, predicted, index), coloured
+    by true label; mistakes drawn as crosses; click one to select it (``on_select``)."""
+    frame = frame.assign(outcome=np.where(frame["label"] == frame["predicted"], "right", "mistake"))
+    select = alt.selection_point(name=EMBEDDING_SELECTION, fields=["index"], on="click")
+    return (
+        alt.Chart(frame)
+        .mark_point(filled=True, size=14, opacity=0.55)
+        .encode(
+            x=alt.X("x:Q", title="component 1", axis=alt.Axis(labels=False)),
+            y=alt.Y("y:Q", title="component 2", axis=alt.Axis(labels=False)),
+            color=alt.Color("label:N", title="true digit", scale=alt.Scale(scheme="category10")),
+            shape=alt.Shape(
+                "outcome:N",
+                scale=alt.Scale(domain=["right", "mistake"], range=["circle", "cross"]),
+                title=None,
+            ),  # fmt: skip
+            size=alt.condition(alt.datum.outcome == "mistake", alt.value(60), alt.value(14)),
+            tooltip=[
+                "index:Q",
+                alt.Tooltip("label:N", title="true digit"),
+                alt.Tooltip("predicted:N", title="answer"),
+            ],  # fmt: skip
+        )
+        .add_params(select)
+        .properties(height=480)
+    )

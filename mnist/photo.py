@@ -20,8 +20,8 @@ edge or the table beyond it share the picture with the digit. The steps, at most
 5. **Strokes of a fine pen are thickened** to MNIST's proportions (about a tenth of the
    digit's height), and the ink is stretched to full strength, as MNIST's strokes are.
 
-Light ink on a dark ground (chalk) is read the same way, inverted. Canvas drawings never come
-here (``mnist.sketch``): their transparent background already says what is ink.
+Light ink on a dark ground (chalk) is read the same way, inverted. The Sketch page's canvas
+drawings never come here (``mnist.sketch.read(…, photo=False)``): they are drawings.
 
 ``find_ink`` returns all of it (``Found``), so the dashboard can show what was found.
 """

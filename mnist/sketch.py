@@ -1,10 +1,11 @@
 """Any drawing → the 28×28 input an MNIST network expects, made the way MNIST itself was made.
 
-Steps: the ink (alpha where the image is transparent, as on the canvas; for a photo or any
-larger picture, the ink ``mnist.photo`` finds; small images as grayscale, a light background
-inverted) → crop to the ink → fit in 20×20 keeping the aspect ratio → paste in 28×28 so the
-ink's centre of mass sits at the centre → float32 / 255, shape (28, 28, 1). A plain resize
-of a 280×280 canvas would shrink small or off-centre digits into shapes the network never saw.
+Steps: the ink (alpha where the image is transparent; for a photo or any larger upload, the ink
+``mnist.photo`` finds; the canvas's drawings and small images as grayscale, a light background
+inverted, the ground's level subtracted) → crop to the ink → fit in 20×20 keeping the aspect
+ratio → paste in 28×28 so the ink's centre of mass sits at the centre → float32 / 255, shape
+(28, 28, 1). A plain resize of a 280×280 canvas would shrink small or off-centre digits into
+shapes the network never saw.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
 from mnist import IMAGE_SIDE, NUM_CLASSES
 from mnist.evaluation import check_probabilities
@@ -44,9 +45,9 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
 
 
-def _to_ink(image: Image.Image | np.ndarray) -> tuple[np.ndarray, Found | None]:
+def _to_ink(image: Image.Image | np.ndarray, photo: bool | None) -> tuple[np.ndarray, Found | None]:
     """Ink intensity in 0–1 as a float32 (H, W) array, light strokes on a dark ground; and,
-    for a photo (``PAPER_MIN_SIDE`` pixels or more, no transparency), what was found in it."""
+    for a photo, what was found in it (see ``read``)."""
     if isinstance(image, Image.Image):
         if image.mode in ("P", "PA", "LA", "La", "RGBa") or "transparency" in image.info:
             image = image.convert("RGBA")
@@ -64,34 +65,68 @@ def _to_ink(image: Image.Image | np.ndarray) -> tuple[np.ndarray, Found | None]:
     full = 1.0 if small else 255.0
     array = array.astype(np.float32) / full
     if array.ndim == 3 and array.shape[2] == 4 and np.median(_border(array[..., 3])) < 0.5:
-        # A transparent background (the canvas, or a PNG with alpha): the ink is what is
-        # opaque, whatever its colour.
+        # A transparent background (a PNG with alpha): the ink is what is opaque, whatever
+        # its colour.
         return array[..., 3], None
-    if min(array.shape[:2]) >= PAPER_MIN_SIDE:  # a photo, or a picture of a digit
+    large = min(array.shape[:2]) >= PAPER_MIN_SIDE
+    if large and photo is not False:  # a photo, or any picture of a digit
         rgb = array[..., :3] if array.ndim == 3 else np.repeat(array[..., None], 3, axis=-1)
         found = find_ink(np.clip(rgb, 0.0, 1.0))
         return found.ink, found
     gray = array if array.ndim == 2 else array[..., :3] @ LUMA
     if np.median(_border(gray)) > 0.5:  # dark ink on paper: MNIST wants light ink on black
         gray = 1.0 - gray
-    return gray.astype(np.float32), None
+    return (_without_paper(gray) if large else gray).astype(np.float32), None
 
 
 PAPER_MIN_SIDE = 64  # smaller images (MNIST's own 28×28) are taken as they are
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+PAPER_BLOCKS = 8  # a drawing's ground level is estimated on an 8×8 grid of blocks
 
 
-def preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
+def _without_paper(ink: np.ndarray) -> np.ndarray:
+    """A drawing's ink alone: the ground's level subtracted and the ink stretched to 0–1 (on
+    the canvas's black ground: the strokes as drawn, their faintest fringe dropped).
+
+    The ground's level is the darkest value of each block of an 8×8 grid, smoothed.
+    """
+    h, w = ink.shape
+    bh, bw = -(-h // PAPER_BLOCKS), -(-w // PAPER_BLOCKS)
+    padded = np.pad(ink, ((0, bh * PAPER_BLOCKS - h), (0, bw * PAPER_BLOCKS - w)), mode="edge")
+    lows = padded.reshape(PAPER_BLOCKS, bh, PAPER_BLOCKS, bw).min(axis=(1, 3))  # (8, 8)
+    paper = Image.fromarray(lows.astype(np.float32), mode="F").resize(
+        (w, h), Image.Resampling.BILINEAR
+    )
+    out = np.clip(ink - np.asarray(paper, dtype=np.float32), 0.0, None)
+    # The ink's full strength: the brightest pixel once lone specks are smoothed away.
+    top = float(
+        np.asarray(Image.fromarray(out, mode="F").filter(ImageFilter.MedianFilter(3))).max()
+    )
+    if top < INK_LEVEL:  # nothing stands out from the ground: leave it to be called empty
+        return out
+    out = np.clip(out / top, 0.0, 1.0)
+    out[out < INK_LEVEL / 2] = 0.0
+    return out
+
+
+def preprocess(image: Image.Image | np.ndarray, *, photo: bool | None = None) -> np.ndarray:
     """A drawing (PIL image or (H, W[, C]) array, any size) → float32 (28, 28, 1) in 0–1.
 
-    Raises ``EmptySketch`` when there is too little ink to be a digit.
+    Raises ``EmptySketch`` when there is too little ink to be a digit. ``photo``: see ``read``.
     """
-    return read(image)[0]
+    return read(image, photo=photo)[0]
 
 
-def read(image: Image.Image | np.ndarray) -> tuple[np.ndarray, Found | None]:
-    """``preprocess``'s input, and what was found if ``image`` is a photo (else None)."""
-    ink, found = _to_ink(image)  # (H, W) in 0–1
+def read(
+    image: Image.Image | np.ndarray, *, photo: bool | None = None
+) -> tuple[np.ndarray, Found | None]:
+    """``preprocess``'s input, and what ``mnist.photo`` found if it read ``image`` as a photo.
+
+    ``photo``: None reads any opaque image of 64 pixels or more a side as a photo (uploads,
+    files); False reads it as a drawing (the Sketch page's canvas: white strokes on an opaque
+    black ground, exactly as before photos had their own path); True is None's choice, said.
+    """
+    ink, found = _to_ink(image, photo)  # (H, W) in 0–1
     return fit(ink), found
 
 

@@ -59,6 +59,8 @@ with right:
     st.caption("Test accuracy, per-class table, confusion matrix you can click into.")
     st.page_link("pages/sketch.py", label="Sketch a digit", icon=":material/draw:")
     st.caption("Draw or upload a digit and see the 28×28 input and the ten probabilities.")
+    st.page_link("pages/inside.py", label="Look inside", icon=":material/neurology:")
+    st.caption("Every layer's maps for one digit, why it got its answer, how fragile it is.")
 
 st.divider()
 st.caption(

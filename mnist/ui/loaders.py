@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 
+import numpy as np
 import streamlit as st
 
 from mnist import data as mnist_data
@@ -134,3 +135,23 @@ def model_summary(config: ModelConfig) -> dict:
         "params": parameter_counts(model),
         "dot": model_dot(model),
     }
+
+
+@st.cache_data(max_entries=4, show_spinner="Placing the 10,000 test digits…")
+def embedding(key: tuple[str, float]):
+    """The test digits' penultimate features projected to 2-D (PCA), with labels and the
+    model's answers, as a DataFrame: once per model file."""
+    import pandas as pd  # not at the top: the home page never needs it (start-up, figure 7)
+
+    _import_keras()
+    from mnist import explain
+
+    ds = dataset()
+    model = model_for(key)
+    features = explain.features(model, ds.test_images)
+    xy = explain.pca_2d(features)
+    predicted = model.predict(ds.test_images[..., None] / 255.0, batch_size=1000, verbose=0)
+    return pd.DataFrame({
+        "x": xy[:, 0], "y": xy[:, 1], "label": ds.test_labels.astype(int),
+        "predicted": predicted.argmax(axis=1).astype(int), "index": np.arange(len(xy)),
+    })  # fmt: skip

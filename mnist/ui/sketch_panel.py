@@ -9,6 +9,7 @@ from PIL import Image, ImageOps
 from mnist.charts import probability_chart
 from mnist.photo import describe, overlay
 from mnist.sketch import EmptySketch, SketchError, classify, is_unsure, open_image, read
+from mnist.ui.inside_panel import show_input
 from mnist.ui.loaders import model_for
 from mnist.ui.state import ModelChoice
 from mnist.ui.widgets import percent, show_error, to_display
@@ -93,7 +94,8 @@ def network_input(image: Image.Image | np.ndarray | None, source: str) -> np.nda
         st.caption("The 28×28 input appears here.")
         return None
     try:
-        x, found = read(image)  # (28, 28, 1) float32, and what was found in a photo
+        # (28, 28, 1) float32, and what was found in a photo; the canvas is a drawing
+        x, found = read(image, photo=None if source == "upload" else False)
     except EmptySketch as exc:
         if source == "upload":
             message = str(exc)
@@ -150,3 +152,6 @@ def answer(x: np.ndarray | None, choice: ModelChoice, hint: str, source: str = "
         )
     st.altair_chart(probability_chart(probs), width="stretch")
     st.caption(f"Runner-up: {runner_up} ({percent(probs[runner_up])}).")
+    if st.button("Why? Look inside", icon=":material/neurology:", key=f"sketch.why.{source}"):
+        show_input(x, None)
+        st.switch_page("pages/inside.py")

@@ -40,10 +40,11 @@ def test_home_page_does_not_import_tensorflow():
         "import sys; from streamlit.testing.v1 import AppTest; "
         f"at = AppTest.from_file({APP!r}, default_timeout=60).run(); "
         "assert not at.exception, at.exception; "
-        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules, 'pandas' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip().splitlines()[-1] == "False False", out.stderr[-2000:]
+    # pandas too: importing it cost the home page 0.2 s of start-up (figure 7)
+    assert out.stdout.strip().splitlines()[-1] == "False False False", out.stderr[-2000:]
 
 
 def test_full_collections_skip_tensorflow_once_it_is_loaded():
@@ -356,3 +357,25 @@ def test_a_model_that_cannot_be_used_gets_one_sentence(
     at = _page_using_a_run_model(name, write_model, codelab_model, tiny_train)
     errors = [e.value for e in at.error]
     assert any("This model cannot be used" in e and message in e for e in errors), errors
+
+
+def test_inside_opens_on_a_test_digit_and_follows_every_control():
+    at = open_page("inside")
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "The network answers **3**" in text  # test digit 3, the first of its class
+    assert "conv" in text and "probabilities" in text  # every layer, by name
+    at.selectbox(key="inside.digit").set_value(7).run()
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "The network answers **7**" in text
+    first = at.session_state["inside.input"]["index"]
+    at.button[0].click().run()  # Another one
+    second = at.session_state["inside.input"]["index"]
+    assert second != first and at.session_state["inside.input"]["kind"] == "test"
+    at.selectbox(key="inside.class").set_value(1).run()
+    at.slider(key="inside.epsilon").set_value(0.25).run()
+    at.number_input(key="inside.filter").set_value(3).run()
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Now the answer is" in text and "of map 3" in text

@@ -15,7 +15,8 @@ from tests.e2e.conftest import exceptions, open_page, wait_idle
 pytestmark = pytest.mark.e2e
 
 PAGES = {"": "MNIST CNN Studio", "data": "Data", "model": "Model", "train": "Training",
-         "evaluate": "Evaluate", "sketch": "Sketch a digit"}  # fmt: skip
+         "evaluate": "Evaluate", "sketch": "Sketch a digit",
+         "inside": "Inside the network"}  # fmt: skip
 
 
 def test_every_page_paints_its_content(page, server):
@@ -31,6 +32,7 @@ def test_every_page_paints_its_content(page, server):
             "train": "button:has-text('Start')",
             "evaluate": "[data-testid='stVegaLiteChart']",
             "sketch": "canvas.upper-canvas",
+            "inside": "text=Where each digit lives",
         }
         expect(page.locator(main[path]).first).to_be_visible()
         if shots:
@@ -125,3 +127,37 @@ def test_a_drawing_outlives_a_page_switch_until_cleared(page, server):
     shown = page.locator("[data-testid='stMetric']").filter(has_text="Prediction")
     assert shown.filter(visible=True).count() == 0
     assert exceptions(page) == []
+
+
+def test_a_sketch_is_explained_inside(page, server):
+    """Draw a 7, press "Why? Look inside": the Inside page shows that drawing, every layer
+    and the five maps; then a test digit again, and back."""
+    open_page(page, server, "sketch")
+    stroke(page, [(60, 50), (220, 50)])
+    stroke(page, [(220, 50), (120, 250)])
+    assert prediction(page) == "7"
+    page.get_by_role("button", name="Why? Look inside").first.click()
+    expect(page.locator("h1").first).to_have_text("Inside the network", timeout=60_000)
+    expect(page.get_by_text("your drawing from the Sketch page")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("The network answers 7")).to_be_visible(timeout=60_000)
+    for name in ("Gradient (saliency)", "SmoothGrad", "Integrated gradients", "Grad-CAM",
+                 "Occlusion", "Where each digit lives"):  # fmt: skip
+        expect(page.get_by_text(name, exact=True).first).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    assert exceptions(page) == []
+    # From the drawing to a test digit of the class the model answered, then back
+    page.get_by_role("button", name="Another one").click()
+    expect(page.get_by_text("(a 7)").first).to_be_visible(timeout=60_000)
+    page.get_by_role("link", name="Sketch").first.click()
+    expect(page.locator("h1").first).to_have_text("Sketch a digit", timeout=60_000)
+    assert prediction(page) == "7"  # the drawing is still there
+    page.get_by_role("button", name="Why? Look inside").first.click()
+    expect(page.get_by_text("your drawing from the Sketch page")).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    assert exceptions(page) == []
+    shots = os.environ.get("MNIST_SCREENSHOTS")
+    if shots:
+        page.set_viewport_size({"width": 1400, "height": 3000})
+        wait_idle(page)
+        page.screenshot(path=str(Path(shots) / "inside.png"))
+        page.set_viewport_size({"width": 1400, "height": 1000})

@@ -1,9 +1,10 @@
 """Canvas-like drawings, made the same way every time, for the canvas regression test.
 
-Each is what the Sketch page's canvas returns: 280×280 RGBA, transparent where nothing is
-drawn, opaque white strokes (anti-aliased at their edges). ``tests/unit/fixtures/
-canvas-inputs.npy`` holds what ``preprocess`` made of them before photos got their own path
-(commit 90a4ad0); canvas drawings must keep giving exactly that.
+Each as the Sketch page's canvas returns it (streamlit-drawable-canvas, measured in Chromium):
+280×280 RGBA, an opaque black ground, white strokes anti-aliased at their edges; and the same
+strokes on a transparent ground (a PNG with alpha). ``tests/unit/fixtures/canvas-inputs.npy``
+holds what ``preprocess`` made of them before photos got their own path (commit 90a4ad0,
+made with that commit's ``mnist/sketch.py``); they must keep giving exactly that.
 """
 
 from __future__ import annotations
@@ -25,21 +26,28 @@ STROKES = [  # (points, width): a 1, a 7, a 4, a 2, a 0, a small off-centre 3, a
 
 
 def canvas_drawings() -> list[np.ndarray]:
-    """The stroked drawings, then five MNIST test digits enlarged ten times as canvas ink."""
-    out = []
+    """The stroked drawings, then five MNIST test digits enlarged ten times; each on the
+    canvas's opaque black ground, then all again on a transparent ground."""
+    inks = []
     for points, width in STROKES:
         layer = Image.new("L", (280, 280), 0)
         ImageDraw.Draw(layer).line(points, fill=255, width=width, joint="curve")
-        out.append(_as_canvas(np.asarray(layer)))
-    digits = load(BUNDLED_DIR).test_images[:5]
-    for digit in digits:
-        big = Image.fromarray(digit).resize((280, 280), Image.Resampling.BILINEAR)
-        out.append(_as_canvas(np.asarray(big)))
-    return out
+        inks.append(np.asarray(layer))
+    for digit in load(BUNDLED_DIR).test_images[:5]:
+        inks.append(
+            np.asarray(Image.fromarray(digit).resize((280, 280), Image.Resampling.BILINEAR))
+        )
+    return [_on_black(ink) for ink in inks] + [_on_glass(ink) for ink in inks]
 
 
-def _as_canvas(alpha: np.ndarray) -> np.ndarray:
-    rgba = np.zeros((*alpha.shape, 4), np.uint8)
+def _on_black(ink: np.ndarray) -> np.ndarray:
+    rgba = np.full((*ink.shape, 4), 255, np.uint8)
+    rgba[..., :3] = ink[..., None]
+    return rgba
+
+
+def _on_glass(ink: np.ndarray) -> np.ndarray:
+    rgba = np.zeros((*ink.shape, 4), np.uint8)
     rgba[..., :3] = 255
-    rgba[..., 3] = alpha
+    rgba[..., 3] = ink
     return rgba

@@ -25,8 +25,8 @@ def test_default_model_is_small():
     assert DEFAULT_MODEL.stat().st_size < 4_000_000  # "a few MB at most"
 
 
-def test_default_model_reaches_99_2_percent_on_the_test_set(scored):
-    assert scored >= 0.992
+def test_default_model_reaches_99_6_percent_on_the_test_set(scored):
+    assert scored >= 0.996  # issue 12's target for the bundled model
 
 
 def test_default_model_summary_matches_a_fresh_evaluation(scored):

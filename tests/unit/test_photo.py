@@ -154,13 +154,15 @@ def test_the_overlay_shows_the_digit_in_orange_and_the_rest_in_blue(digits):
     assert (aside[:, 2] > aside[:, 0]).all()  # bluish
 
 
-def test_a_canvas_drawing_does_not_take_the_photo_path(digits):
+def test_the_canvas_is_read_as_a_drawing_and_an_upload_as_a_photo(digits):
     images, _ = digits
     big = np.asarray(Image.fromarray(images[0]).resize((280, 280)))
-    rgba = np.zeros((280, 280, 4), np.uint8)
-    rgba[..., :3], rgba[..., 3] = 255, big
-    assert read(rgba)[1] is None
-    assert read(Image.fromarray(big))[1] is not None  # the same, opaque, is a picture
+    canvas = np.full((280, 280, 4), 255, np.uint8)  # as the canvas sends it: opaque black
+    canvas[..., :3] = big[..., None]
+    assert read(canvas, photo=False)[1] is None
+    assert read(canvas)[1] is not None  # the same picture uploaded is read as a photo
+    x_drawing, x_photo = preprocess(canvas, photo=False), preprocess(canvas)
+    assert similarity(x_drawing, x_photo) > 0.9  # and both read the same digit
 
 
 def test_synthetic_photos_of_test_digits_are_mostly_read_right(digits, model):
