@@ -351,13 +351,23 @@ def test_a_format_1_config_opens_with_the_optimiser_in_training(tmp_path):
     """The bundled model's config as format 1 wrote it (models/default.json at f8a8552)."""
     from pathlib import Path
 
-    from mnist.config import PRESETS
+    from mnist.config import ConvBlock, ModelConfig, TrainConfig
 
     old = json.loads((Path(__file__).parent / "fixtures" / "config-format-1.json").read_text())
     assert "format_version" not in old and "optimizer" in old["model"]
     config = runs.RunConfig.from_dict(old)
-    assert config.model == PRESETS["best"].model
-    assert config.train == PRESETS["best"].train
+    # the best preset of then (it has changed since)
+    block = ConvBlock(filters=32, kernel_size=5, padding="valid", batch_norm=True)
+    assert config.model == ModelConfig(
+        conv_blocks=(block, ConvBlock(filters=64, kernel_size=5, padding="valid", batch_norm=True)),
+        dense_units=(128,),
+        dense_dropout=0.3,
+    )
+    assert config.train == TrainConfig(
+        epochs=15, batch_size=128, optimizer="adam", learning_rate=2e-3, lr_schedule="cosine",
+        augment=True,
+    )  # fmt: skip
+    assert config.train.precision == "float32"  # absent then: what it always was
     assert runs.RunConfig.from_dict(config.to_dict()) == config
     assert config.to_dict()["format_version"] == runs.CONFIG_FORMAT
     with pytest.raises(ValueError, match="newer than this version"):

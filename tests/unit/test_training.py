@@ -148,8 +148,8 @@ def _diverging(monkeypatch, poison) -> None:
     """Make every run's model diverge the way ``poison(model)`` says, whatever the CPU."""
     real = training.build_model
 
-    def build(config):
-        model = real(config)
+    def build(config, **kwargs):
+        model = real(config, **kwargs)
         poison(model)
         return model
 
