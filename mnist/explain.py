@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist._tf import keras, tf
+from mnist.data import to_model_input
 
 SHOWN = (
     keras.layers.Conv2D,
@@ -201,11 +202,18 @@ def penultimate_layer(model: keras.Model) -> keras.layers.Layer:
 
 def features(model: keras.Model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """(N, 28, 28[, 1]) images (uint8 or 0–1) → (N, d) penultimate features."""
-    inner = keras.Model(model.inputs, penultimate_layer(model).output)
+    return features_and_probabilities(model, images, batch_size)[0]
+
+
+def features_and_probabilities(
+    model: keras.Model, images: np.ndarray, batch_size: int = 1000
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, d) penultimate features and (N, 10) probabilities, in one pass over the images."""
+    inner = keras.Model(model.inputs, [penultimate_layer(model).output, model.outputs[0]])
     xs = np.asarray(images)
-    xs = xs.astype(np.float32) / (255.0 if xs.dtype == np.uint8 else 1.0)
-    out = inner.predict(xs.reshape((-1, 28, 28, 1)), batch_size=batch_size, verbose=0)
-    return out.reshape((len(xs), -1))
+    xs = to_model_input(xs) if xs.dtype == np.uint8 else xs.astype(np.float32)
+    feats, probs = inner.predict(xs.reshape((-1, 28, 28, 1)), batch_size=batch_size, verbose=0)
+    return feats.reshape((len(xs), -1)), np.asarray(probs)
 
 
 def pca_2d(points: np.ndarray) -> np.ndarray:
@@ -242,10 +250,15 @@ class ConvStep:
     output: float  # the activation of ``total``: what the layer outputs there
 
 
+def first_conv_layer(model: keras.Model) -> keras.layers.Conv2D:
+    """The model's first convolution (every model ``build_model`` makes has one)."""
+    return next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+
+
 def conv_step(model: keras.Model, x: np.ndarray, filter_index: int, row: int, col: int) -> ConvStep:
     """Output pixel (row, col) of filter ``filter_index`` of the model's first Conv2D, computed
     by hand (a stride of 1 or more; "same" or "valid" padding)."""
-    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    conv = first_conv_layer(model)
     weights = conv.get_weights()
     kernel = np.asarray(weights[0], np.float32)[..., 0, filter_index]
     bias = float(weights[1][filter_index]) if conv.use_bias else 0.0

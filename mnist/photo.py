@@ -76,11 +76,7 @@ def _reduce(rgb: np.ndarray) -> np.ndarray:
     if scale >= 1:
         return rgb
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    channels = [
-        np.asarray(Image.fromarray(rgb[..., c], mode="F").resize(size, Image.Resampling.BOX))
-        for c in range(3)
-    ]
-    return np.stack(channels, axis=-1).astype(np.float32)
+    return np.stack([_resize(rgb[..., c], size, Image.Resampling.BOX) for c in range(3)], -1)
 
 
 def _paper(rgb: np.ndarray) -> np.ndarray:

@@ -141,7 +141,7 @@ def layers(choice: ModelChoice, x: np.ndarray) -> None:
 
 def first_convolution(choice: ModelChoice, x: np.ndarray) -> None:
     model = model_for(choice.key)
-    conv = next(layer for layer in model.layers if layer.__class__.__name__ == "Conv2D")
+    conv = explain.first_conv_layer(model)
     kernels = np.asarray(conv.get_weights()[0])[..., 0, :]  # (k, k, filters)
     st.subheader(f"The first convolution, by hand ({conv.name})")
     st.caption(f"Its {kernels.shape[-1]} filters, {kernels.shape[0]}×{kernels.shape[1]} each:")

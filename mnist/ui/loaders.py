@@ -147,10 +147,8 @@ def embedding(key: tuple[str, float]):
     from mnist import explain
 
     ds = dataset()
-    model = model_for(key)
-    features = explain.features(model, ds.test_images)
+    features, predicted = explain.features_and_probabilities(model_for(key), ds.test_images)
     xy = explain.pca_2d(features)
-    predicted = model.predict(ds.test_images[..., None] / 255.0, batch_size=1000, verbose=0)
     return pd.DataFrame({
         "x": xy[:, 0], "y": xy[:, 1], "label": ds.test_labels.astype(int),
         "predicted": predicted.argmax(axis=1).astype(int), "index": np.arange(len(xy)),

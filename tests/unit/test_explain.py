@@ -186,3 +186,14 @@ def test_tiles_and_overlays_are_images():
     rgb = explain.heat_overlay(x, heat, signed=True)
     assert rgb.shape == (28, 28, 3) and rgb.dtype == np.uint8
     assert rgb[3, 4, 0] > rgb[3, 4, 2] and rgb[20, 20, 2] > rgb[20, 20, 0]
+
+
+def test_features_and_probabilities_come_from_one_pass_and_match_predict(bundled):
+    images = load(BUNDLED_DIR).test_images[:50]  # uint8, as the embedding passes them
+    feats, probs = explain.features_and_probabilities(bundled, images)
+    xs = images.astype(np.float32)[..., None] / 255.0
+    np.testing.assert_allclose(probs, bundled.predict(xs, verbose=0), rtol=1e-5, atol=1e-6)
+    layer = explain.penultimate_layer(bundled)
+    reference = keras.Model(bundled.inputs, layer.output).predict(xs, verbose=0)
+    np.testing.assert_allclose(feats, reference.reshape(50, -1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(explain.features(bundled, images), feats)
