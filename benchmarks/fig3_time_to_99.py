@@ -29,7 +29,7 @@ def train_both(max_epochs: str, target: str) -> dict:
     keras.utils.set_random_seed(0)
     p = PRESETS["fast"]
     steps = p.train.epochs * math.ceil(len(s.y_train) / p.train.batch_size)
-    fast = compile_for_training(build_model(p.model, precision=p.train.precision), p.train, steps)
+    fast = compile_for_training(build_model(p.model, precision=fast_precision()), p.train, steps)
     # keras-io examples/vision/mnist_convnet.py, as published
     recipe = keras.Sequential([
         keras.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
@@ -92,15 +92,17 @@ def time_to_99(quick: bool, reps: int) -> Row:
 
 
 TARGET = 0.2
-# FLOPs per cycle per core of AVX-512 on this CPU (two 256-bit FMA pipes): float32, and twice
-# that for bfloat16 dot products (AVX512_BF16's VDPBF16PS).
+# FLOPs per cycle per core of an EPYC's two 256-bit FMA pipes (AVX2, or AVX-512 double-pumped):
+# float32, and twice that for bfloat16 dot products (AVX512_BF16's VDPBF16PS).
 FLOPS_PER_CYCLE = {"float32": 32, "mixed_bfloat16": 64}
 
 
 def fast_precision() -> str:
+    """The dtype policy the fast preset trains in on this CPU (the worker's resolution)."""
     from mnist.config import PRESETS
+    from mnist.hardware import resolve_precision
 
-    return PRESETS["fast"].train.precision
+    return resolve_precision(PRESETS["fast"].train.precision)
 
 
 def cpu_clock() -> tuple[int, float]:

@@ -194,7 +194,8 @@ def build_parser() -> Parser:
         "--precision",
         choices=PRECISIONS,
         help="float32, or mixed_bfloat16: bfloat16 arithmetic with float32 weights, faster on "
-        f"CPUs with AVX512_BF16 (default: {_preset_values('precision')})",
+        "CPUs with AVX512_BF16 or AMX and several times slower without; auto: mixed_bfloat16 "
+        f"where the CPU has them, else float32 (default: {_preset_values('precision')})",
     )
     train.add_argument(
         "--runs-dir",

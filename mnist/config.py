@@ -19,8 +19,13 @@ ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid", "swish")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
 # Keras dtype policies: all float32, or bfloat16 arithmetic with float32 weights (about 1.6×
-# faster on CPUs with AVX512_BF16 or AMX; slower on others, which emulate it).
-PRECISIONS = ("float32", "mixed_bfloat16")
+# faster on CPUs with AVX512_BF16 or AMX; several times slower on others, which emulate it);
+# "auto" is mixed_bfloat16 where the CPU has bfloat16 and float32 elsewhere (mnist.hardware).
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+PRECISION_WORDS = {
+    "mixed_bfloat16": "bfloat16 mixed precision",
+    "auto": "bfloat16 if the CPU has it",
+}
 INITIALIZERS = ("he_normal", "glorot_uniform", "variance_scaling")
 PADDINGS = ("same", "valid")
 POOLS = ("max", "avg", "none")
@@ -171,7 +176,7 @@ class TrainConfig:
     seed: int = 0  # data split, shuffling, initial weights, augmentation
     augment: bool = False  # random rotation ±10°, shift ±10 %, zoom ±10 % (training only)
     early_stopping: int = 0  # patience in epochs on val_loss, best weights restored; 0: off
-    precision: str = "float32"  # a Keras dtype policy: "float32" or "mixed_bfloat16"
+    precision: str = "float32"  # "float32", "mixed_bfloat16" (Keras dtype policies) or "auto"
 
     def __post_init__(self) -> None:
         _int_in("epochs", self.epochs, 1, 500)
@@ -201,7 +206,7 @@ class TrainConfig:
             + (", cosine decay" if self.lr_schedule == "cosine" else ""),
             "augmented" if self.augment else "no augmentation",
             f"early stopping (patience {self.early_stopping})" if self.early_stopping else "",
-            "bfloat16 mixed precision" if self.precision == "mixed_bfloat16" else "",
+            PRECISION_WORDS.get(self.precision, ""),
             f"seed {self.seed}",
         ]
         return " · ".join(p for p in parts if p)
@@ -283,8 +288,8 @@ FAST = Preset(
     title="Fast",
     description=(
         "The quickest route we measured to 99 % on a 2-core CPU: the codelab's shape with 32 "
-        "and 64 filters and a dense layer, Adam with a cosine schedule, 2 epochs in bfloat16 "
-        "mixed precision."
+        "and 64 filters and a dense layer, Adam with a cosine schedule, 2 epochs, in bfloat16 "
+        "mixed precision on CPUs that have it (float32 elsewhere)."
     ),
     model=ModelConfig(
         conv_blocks=(
@@ -299,7 +304,7 @@ FAST = Preset(
         optimizer="adam",
         learning_rate=1.5e-3,
         lr_schedule="cosine",
-        precision="mixed_bfloat16",
+        precision="auto",
     ),
 )
 

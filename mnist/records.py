@@ -86,6 +86,7 @@ class RunStatus:
     train_samples: int | None = None  # training images
     validation_samples: int | None = None  # validation images
     params: int | None = None  # the model's parameters
+    precision: str | None = None  # the dtype policy it trains in (config's, "auto" resolved)
     epochs_completed: int | None = None  # epochs trained to their end (a stop cuts one short)
     val_loss: float | None = None  # the last epoch's; with early stopping, the best epoch's
     val_accuracy: float | None = None

@@ -27,6 +27,7 @@ from mnist import records, runs
 from mnist._tf import keras, tf
 from mnist.config import TrainConfig
 from mnist.evaluation import evaluate_predictions, predict_probabilities
+from mnist.hardware import resolve_precision
 from mnist.models import build_model
 from mnist.records import BatchRecord, EpochRecord, RunStatus
 
@@ -552,8 +553,9 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     dataset = mnist_data.load(data_dir)
     split = dataset.split(tc.validation_size, tc.train_size, tc.seed)
     steps_per_epoch = math.ceil(len(split.y_train) / tc.batch_size)
+    precision = resolve_precision(tc.precision)  # "auto": what this CPU computes quickly
     model = compile_for_training(
-        build_model(config.model, precision=tc.precision), tc, tc.epochs * steps_per_epoch
+        build_model(config.model, precision=precision), tc, tc.epochs * steps_per_epoch
     )
     train_ds = make_dataset(
         split.x_train,
@@ -593,6 +595,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
         train_samples=len(split.y_train),
         validation_samples=len(split.y_val),
         params=model.count_params(),
+        precision=precision,
     )
     t0 = time.perf_counter()
     model.fit(

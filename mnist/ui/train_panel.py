@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist import runs
+from mnist import hardware, runs
 from mnist.charts import live_batch_chart, live_epoch_chart, metrics_frames
 from mnist.config import OPTIMIZERS, PRECISIONS, REFERENCES, SCHEDULES
 from mnist.forms import all_train_images, train_form, train_from_form
@@ -133,10 +133,17 @@ def settings_form() -> None:
         c2.selectbox(
             "Precision",
             PRECISIONS,
-            help="float32, or mixed_bfloat16: bfloat16 arithmetic with float32 weights, "
-            "about 1.6× faster on CPUs with AVX512_BF16 (figure 3 of benchmarks/RESULTS.md), "
-            "slower on CPUs without it.",
+            help="mixed_bfloat16: bfloat16 arithmetic with float32 weights, about 1.6× faster "
+            "on CPUs with AVX512_BF16 or AMX, several times slower on CPUs without them "
+            "(benchmarks/RESULTS.md); auto picks it only where the CPU has them. "
+            + hardware.describe_precision_support(),
             **draft.bind("precision", then=_edited),
+        )
+    if draft["precision"] == "mixed_bfloat16" and not hardware.native_bfloat16():
+        st.warning(
+            "This CPU has no native bfloat16 (AVX512_BF16 or AMX): mixed_bfloat16 would be "
+            "emulated and train several times slower than float32. Choose auto or float32.",
+            icon=":material/speed:",
         )
     if model_error():
         show_error(
@@ -304,8 +311,10 @@ def _panel(run_id: str, interval: float | None) -> None:
         help="Load this run's model and training settings into the Model and Training pages.",
         key="train.reuse",
     )
+    resolved = run.status.precision
     st.caption(
-        f"**{run.config.preset or 'custom'}** model · {run.config.train.describe()}",
+        f"**{run.config.preset or 'custom'}** model · {run.config.train.describe()}"
+        + (f" (here: {resolved})" if run.config.train.precision == "auto" and resolved else ""),
         help="The settings this run was started with (the form above is for the next run).",
     )
     fraction, text = runs.progress(run.status)

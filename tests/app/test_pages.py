@@ -182,6 +182,22 @@ def test_training_page_shows_a_bad_setting_clearly():
     assert any("validation size above 0" in e.value for e in at.error)
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_training_page_warns_of_emulated_bfloat16(monkeypatch, native):
+    from mnist import hardware
+
+    monkeypatch.setattr(hardware, "native_bfloat16", lambda: native)
+    at = open_page("train")
+    for precision in ("auto", "float32"):
+        at.selectbox(key="train.w.precision").set_value(precision).run()
+        assert not at.exception and not at.warning
+    at.selectbox(key="train.w.precision").set_value("mixed_bfloat16").run()
+    assert not at.exception
+    assert at.session_state["train_config"].precision == "mixed_bfloat16"
+    warned = [w.value for w in at.warning if "no native bfloat16" in w.value]
+    assert len(warned) == (0 if native else 1)
+
+
 def test_training_page_reattaches_to_a_run_on_disk(runs_dir, codelab_model, tiny_train):
     path = runs.create_run(codelab_model, tiny_train, preset="codelab")
     at = open_page("train")  # a new session: nothing in its state names the run

@@ -232,7 +232,7 @@ def test_feature_sides_chain_the_blocks():
         ({"optimizer": "adagrad"}, r"optimizer must be one of adam, adamw, sgd, rmsprop"),
         ({"optimizer": None}, r"optimizer must be one of adam, adamw, sgd, rmsprop"),
         ({"lr_schedule": "step"}, r"learning-rate schedule must be one of constant, cosine"),
-        ({"precision": "float16"}, r"precision must be one of float32, mixed_bfloat16"),
+        ({"precision": "float16"}, r"precision must be one of auto, float32, mixed_bfloat16"),
     ],
 )
 def test_train_config_rejects_bad_values_with_a_clear_message(kwargs, message):

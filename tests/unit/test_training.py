@@ -424,3 +424,20 @@ def test_each_batchs_own_loss_and_accuracy_match_an_independent_computation(tmp_
         accuracy = float(np.mean(probs.argmax(axis=1) == yb))
         assert record.batch_loss == pytest.approx(loss, rel=1e-4)
         assert record.batch_accuracy == pytest.approx(accuracy, abs=1e-5)
+
+
+@pytest.mark.parametrize(("native", "policy"), [(False, "float32"), (True, "mixed_bfloat16")])
+def test_auto_precision_trains_in_what_the_cpu_computes_and_says_so(
+    runs_dir, codelab_model, tiny_train, monkeypatch, native, policy
+):
+    from mnist import hardware
+
+    monkeypatch.setattr(hardware, "native_bfloat16", lambda: native)
+    train = dataclasses.replace(tiny_train, precision="auto")
+    path = runs.create_run(codelab_model, train, preset=None)
+    status = training.execute(path)
+
+    assert status.state == runs.DONE, status.error
+    assert status.precision == policy
+    assert runs.load_run(path).config.train.precision == "auto"  # the config stays as asked
+    assert load_model(path / runs.MODEL).get_layer("conv1").dtype_policy.name == policy
