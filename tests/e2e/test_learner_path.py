@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import subprocess
 import time
 
 import pytest
@@ -288,6 +289,42 @@ def test_history_tells_runs_apart(page, server):
     # A queued run's unknown figures are blank cells, not the text "None".
     assert "None" not in cells, cells
     runs.request_stop(a)
+
+
+def history_cells(page) -> list[str]:
+    grid = page.locator("[data-testid='stDataFrame']").last
+    grid.scroll_into_view_if_needed()
+    return grid.locator("td").all_inner_texts()
+
+
+def test_the_watched_runs_row_in_the_history_follows_it(page, server):
+    """The history has no timer of its own for the run the panel watches: the panel reruns
+    the page when that run's row changes (figure 2). Its epochs and state must still show."""
+    path = runs.create_run(PRESETS["codelab"].model, TrainConfig(epochs=5), "codelab",
+                           server.runs_dir)  # fmt: skip
+    sleeper = subprocess.Popen(["sleep", "600"])  # the "worker" a reader finds alive
+    status = runs.StatusWriter(path)
+    status.status = status.status.replace(pid=sleeper.pid)
+    status.start()
+    try:
+        # A long run (3 s refreshes), well into its first epoch.
+        status.update(force=True, state=runs.RUNNING, message="training", started=time.time(),
+                      epoch=1, epochs=5, elapsed=100.0, eta_seconds=400.0)  # fmt: skip
+        open_page(page, server, "train")
+        assert run_heading(page) == (path.name, runs.RUNNING)
+        wait_until(lambda: "1/5" in history_cells(page), 60, "the history to show epoch 1")
+        for epoch in (2, 3):
+            status.update(force=True, epoch=epoch, epochs_completed=epoch - 1,
+                          elapsed=100.0 * epoch)  # fmt: skip
+            wait_until(lambda e=epoch: f"{e}/5" in history_cells(page), 60,
+                       f"the history to show epoch {epoch}")  # fmt: skip
+        status.update(force=True, state=runs.STOPPED, epochs_completed=3, finished=time.time())
+        wait_until(lambda: runs.STOPPED in history_cells(page), 60, "the history to show stopped")
+        assert "3/5" in history_cells(page) and exceptions(page) == []
+    finally:
+        status.close()
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_the_learning_rate_slider_is_in_order(page, server):
