@@ -20,9 +20,8 @@ from mnist.ui.train_panel import WATCHED
 from mnist.ui.widgets import keyed_to
 
 HISTORY = "train.history"
-# While a run the panel above does not watch is live, the history (states, accuracies)
-# refreshes every 6 s; the watched run's panel reruns the page when that run's row changes.
-# Each refresh costs CPU that training lacks (figure 2).
+# While a run is live the history (states, accuracies) refreshes every 6 s: the panel above
+# shows the live run itself, and each refresh costs CPU that training lacks (figure 2).
 REFRESH_SECONDS = 6.0
 COLUMNS = {
     "run": st.column_config.TextColumn(width="medium"),
@@ -150,8 +149,7 @@ def _history() -> None:
     rerun_page_if_requested()
 
 
-def run_history(unwatched_live: bool) -> None:
-    """The table of runs, re-read from disk (every few seconds while a run that the panel
-    above does not watch is live)."""
+def run_history(any_live: bool) -> None:
+    """The table of runs, re-read from disk (every few seconds while a run is live)."""
     st.subheader("Run history")
-    st.fragment(run_every=REFRESH_SECONDS if unwatched_live else None)(_history)()
+    st.fragment(run_every=REFRESH_SECONDS if any_live else None)(_history)()

@@ -291,7 +291,7 @@ def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
         )
 
 
-def _panel(run_id: str, interval: float | None, row: dict) -> None:
+def _panel(run_id: str, interval: float | None) -> None:
     try:
         run = runs.find_run(run_id)
     except runs.RunError as exc:
@@ -327,12 +327,10 @@ def _panel(run_id: str, interval: float | None, row: dict) -> None:
             icon=":material/verified:",
         )
     _charts(run, tail)
-    # Rerun the whole page when what it shows outside this panel changes: the run's row in
-    # the history (its state, epoch, accuracy: the history has no timer of its own for the
-    # watched run), its worker reported (Start), or it needs another refresh rate.
+    # Rerun the whole page when what it shows outside this panel changes: the run ended
+    # (history, Stop), its worker reported (Start), or it needs another refresh rate.
     if interval is not None and (
         runs.watch_interval(run.status) != interval
-        or runs.history_row(run) != row
         or (st.session_state.get(STARTING) == run_id and not _starting())
     ):
         st.rerun()
@@ -345,4 +343,4 @@ def run_panel(run: runs.Run | None) -> None:
         st.info("No runs yet: press **Start training** to train the model from the Model page.")
         return
     interval = runs.watch_interval(run.status)
-    st.fragment(run_every=interval)(_panel)(run.run_id, interval, runs.history_row(run))
+    st.fragment(run_every=interval)(_panel)(run.run_id, interval)

@@ -298,8 +298,8 @@ def history_cells(page) -> list[str]:
 
 
 def test_the_watched_runs_row_in_the_history_follows_it(page, server):
-    """The history has no timer of its own for the run the panel watches: the panel reruns
-    the page when that run's row changes (figure 2). Its epochs and state must still show."""
+    """The panel above shows the watched run; the history's row of it follows too (its own
+    refresh while a run is live): the epoch under way, then the state it ended in."""
     path = runs.create_run(PRESETS["codelab"].model, TrainConfig(epochs=5), "codelab",
                            server.runs_dir)  # fmt: skip
     sleeper = subprocess.Popen(["sleep", "600"])  # the "worker" a reader finds alive
