@@ -3,7 +3,7 @@
 bfloat16 mixed precision pays only where the CPU has bfloat16 instructions (x86's
 AVX512_BF16 or AMX, which oneDNN uses). Elsewhere TensorFlow emulates them: the fast
 preset trained 9× *slower* in mixed_bfloat16 than in float32 on an AVX2-only EPYC, and
-1.6× faster on one with AVX512_BF16 (benchmarks/RESULTS.md, session 5). So presets ask
+1.6× faster on one with AVX512_BF16 (benchmarks/RESULTS.md, sessions 5 and 4). So presets ask
 for ``auto``, which the worker resolves on the CPU it trains on.
 """
 
