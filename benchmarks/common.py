@@ -29,6 +29,14 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def fast_precision() -> str:
+    """The dtype policy the fast preset trains in on this CPU, as the worker resolves it."""
+    from mnist.config import PRESETS
+    from mnist.hardware import resolve_precision
+
+    return resolve_precision(PRESETS["fast"].train.precision)
+
+
 def child(module: str, name: str, *args: object, timeout: float = 1800) -> dict:
     """Run function ``name`` of ``benchmarks.<module>`` in a fresh interpreter (cold caches,
     its own TensorFlow); the JSON object it printed last."""

@@ -6,7 +6,7 @@ import math
 import tempfile
 import time
 
-from benchmarks.common import Row, child, child_main, cli, median
+from benchmarks.common import Row, child, child_main, cli, fast_precision, median
 
 
 def bare_fit(n: str, epochs: str) -> dict:
@@ -14,7 +14,6 @@ def bare_fit(n: str, epochs: str) -> dict:
     from mnist import data
     from mnist._tf import keras
     from mnist.config import PRESETS
-    from mnist.hardware import resolve_precision
     from mnist.models import build_model
     from mnist.training import compile_for_training, make_dataset
 
@@ -22,7 +21,7 @@ def bare_fit(n: str, epochs: str) -> dict:
     p = PRESETS["fast"]
     split = data.load().split(1000, n, 0)
     keras.utils.set_random_seed(0)
-    model = build_model(p.model, precision=resolve_precision(p.train.precision))  # as the worker
+    model = build_model(p.model, precision=fast_precision())  # as the worker builds it
     model = compile_for_training(model, p.train, epochs * math.ceil(n / 128))
     train = make_dataset(split.x_train, split.y_train, 128, shuffle_seed=0)
     val = make_dataset(split.x_val, split.y_val, 1000)

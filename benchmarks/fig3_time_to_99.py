@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 
-from benchmarks.common import Row, child, child_main, median
+from benchmarks.common import Row, child, child_main, fast_precision, median
 
 
 def train_both(max_epochs: str, target: str) -> dict:
@@ -80,13 +80,14 @@ def time_to_99(quick: bool, reps: int) -> Row:
     ratio = seconds(fast) / seconds(recipe)
     rate = fast["flops"] * fast["images"] / median(fast["seconds"]) / 1e9
     cores, ghz = cpu_clock()
-    peak = FLOPS_PER_CYCLE[fast_precision()] * cores * ghz
+    precision = fast_precision()
+    peak = FLOPS_PER_CYCLE[precision] * cores * ghz
     return Row("3 time to 99 %",
                f"fast preset {said(fast)} vs Keras mnist_convnet {said(recipe)}; epochs "
                f"timed in turn in one process, median seconds per epoch. Fast preset: "
                f"{fast['flops'] / 1e6:.1f} MFLOPs per training image, {rate:.0f} GFLOP/s "
-               f"achieved; peak {peak:.0f} GFLOP/s ({fast_precision()}: "
-               f"{FLOPS_PER_CYCLE[fast_precision()]} FLOPs per cycle per core × {cores} "
+               f"achieved; peak {peak:.0f} GFLOP/s ({precision}: "
+               f"{FLOPS_PER_CYCLE[precision]} FLOPs per cycle per core × {cores} "
                f"cores × {ghz:.2f} GHz, the clock /proc/cpuinfo reports)",
                f"{ratio:.2f}", f"≤ {TARGET}", ratio <= TARGET)  # fmt: skip
 
@@ -95,14 +96,6 @@ TARGET = 0.2
 # FLOPs per cycle per core of an EPYC's two 256-bit FMA pipes (AVX2, or AVX-512 double-pumped):
 # float32, and twice that for bfloat16 dot products (AVX512_BF16's VDPBF16PS).
 FLOPS_PER_CYCLE = {"float32": 32, "mixed_bfloat16": 64}
-
-
-def fast_precision() -> str:
-    """The dtype policy the fast preset trains in on this CPU (the worker's resolution)."""
-    from mnist.config import PRESETS
-    from mnist.hardware import resolve_precision
-
-    return resolve_precision(PRESETS["fast"].train.precision)
 
 
 def cpu_clock() -> tuple[int, float]:
