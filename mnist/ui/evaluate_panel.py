@@ -10,7 +10,7 @@ import streamlit as st
 from mnist.charts import SELECTION, class_errors_chart, confusion_chart
 from mnist.evaluation import Evaluation, cell_images
 from mnist.ui.loaders import dataset
-from mnist.ui.state import ModelChoice, current_model_choice
+from mnist.ui.state import ModelChoice, current_model_choice, look_inside
 from mnist.ui.widgets import digit_grid, keyed_to, percent, show_error
 
 CELL_IMAGES = 40  # images shown of a clicked cell, the most confident first
@@ -111,6 +111,12 @@ def cell(probs: np.ndarray, true: int, predicted: int) -> None:
     digit_grid(ds.test_images[shown], captions, scale=3)
     note = f"The {len(shown)} most confident of {len(idx):,}. " if len(idx) > len(shown) else ""
     st.caption(f"{note}Caption: the test image's number · the model's confidence in {predicted}.")
+    if len(shown):
+        why_link(
+            [int(i) for i in shown],
+            lambda i: f"#{i} · {percent(probs[i, predicted])}",
+            f"evaluate.why.{true}.{predicted}",
+        )
 
 
 def mistakes(evaluation: Evaluation) -> None:
@@ -128,6 +134,18 @@ def mistakes(evaluation: Evaluation) -> None:
         "Caption: true digit → prediction (the model's confidence). Some MNIST labels "
         "are themselves debatable."
     )
+    described = {m.index: f"#{m.index}: {m.true} → {m.predicted} ({percent(m.confidence)})"
+                 for m in top}  # fmt: skip
+    why_link(list(described), described.__getitem__, "evaluate.why.mistakes")
+
+
+def why_link(indices: list[int], describe, key: str) -> None:
+    """Pick one of the test images shown above and open it on the Inside page."""
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    index = left.selectbox("Why did the network answer that?", indices, format_func=describe,
+                           key=key)  # fmt: skip
+    if right.button("Why? Look inside", icon=":material/neurology:", key=f"{key}.go"):
+        look_inside(index=index)
 
 
 def downloads(evaluation: Evaluation, choice: ModelChoice) -> None:

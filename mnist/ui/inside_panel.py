@@ -9,22 +9,32 @@ import streamlit as st
 
 from mnist import explain
 from mnist.charts import EMBEDDING_SELECTION, embedding_chart, probability_chart
-from mnist.ui.loaders import dataset, embedding, model_for
+from mnist.ui.loaders import dataset, embedding, model_for, tsne_job
+from mnist.ui.state import INSIDE_DIGIT as DIGIT
+from mnist.ui.state import INSIDE_INPUT as INPUT
 from mnist.ui.state import ModelChoice
-from mnist.ui.widgets import enlarge, percent, to_display
+from mnist.ui.widgets import enlarge, percent, show_error, to_display
 
-INPUT = "inside.input"  # {"kind": "test", "index": i} or {"kind": "sketch", "x": (28, 28, 1)}
-DIGIT = "inside.digit"
 ANSWERED = "inside.answered"  # the digit the model answered for the current input
 SCALE = 6  # 28 px → 168 px on screen
 METHODS = {
-    "Gradient (saliency)": "How much a tiny change of each pixel would move the probability.",
-    "SmoothGrad": "The gradient averaged over 32 noisy copies of the input: less speckle.",
-    "Integrated gradients": "Each pixel's share of the probability gained from a black image "
-    "to this one (the shares add up to that gain; blue lowers it).",
-    "Grad-CAM": "Which places of the last convolution's maps raised the probability.",
-    "Occlusion": "How much the probability drops when a 6×6 square there is blacked out.",
+    "Gradient (saliency)": "How much a tiny change of each pixel would move the score.",
+    "SmoothGrad": f"The gradient averaged over {explain.SMOOTHGRAD_SAMPLES} noisy copies of "
+    "the input: less speckle.",
+    "Integrated gradients": "Each pixel's share of the score gained from a black image to "
+    "this one (the shares add up to that gain; blue lowers it).",
+    "Grad-CAM": "Which places of the last convolution's maps raised the score.",
+    "Occlusion": "How much the score drops when a 7×7 square there is blacked out (blue: "
+    "it rises).",
 }
+IG_STEPS = (16, 32, 64, 128, 256, 512)
+TSNE_POLL_SECONDS = 2
+
+
+def note(title: str, text: str) -> None:
+    """A learner's note beside a view: collapsed, in plain words."""
+    with st.expander(title, icon=":material/school:"):
+        st.markdown(text)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -33,26 +43,18 @@ def _stages(key: tuple[str, float], x: np.ndarray) -> list[explain.Stage]:
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the five maps…")
-def _maps(key: tuple[str, float], x: np.ndarray, cls: int) -> dict:
-    """The five attribution maps for class ``cls``: name → (map, signed)."""
+def _maps(key: tuple[str, float], x: np.ndarray, cls: int, steps: int):
+    """The five attribution maps for class ``cls`` (name → (map, signed)) and the integrated
+    gradients with their completeness check."""
     model = model_for(key)
+    ig = explain.integrated_gradients(model, x, cls, steps=steps)
     return {
         "Gradient (saliency)": (explain.saliency(model, x, cls), False),
         "SmoothGrad": (explain.smoothgrad(model, x, cls), False),
-        "Integrated gradients": (explain.integrated_gradients(model, x, cls), True),
+        "Integrated gradients": (ig.values, True),
         "Grad-CAM": (explain.grad_cam(model, x, cls), False),
         "Occlusion": (explain.occlusion(model, x, cls), True),
-    }
-
-
-def show_input(x: np.ndarray | None, index: int | None) -> None:
-    """Make test image ``index`` (or a drawing ``x``) the page's input (a "Why?" link)."""
-    if x is None:
-        st.session_state[INPUT] = {"kind": "test", "index": index}
-        st.session_state.pop(DIGIT, None)  # shows that test digit's class
-    else:
-        st.session_state[INPUT] = {"kind": "sketch", "x": np.asarray(x, np.float32)}
-        st.session_state[DIGIT] = None  # no test digit chosen
+    }, ig
 
 
 def _test_index(digit: int, nth: int) -> int:
@@ -108,13 +110,23 @@ def answer(choice: ModelChoice, x: np.ndarray, label: int | None, what: str) -> 
         verdict = " — right" if top == label else f" — wrong, it is a {label}"
     right.markdown(f"The network answers **{top}** ({percent(probs[top])}){verdict}.")
     right.altair_chart(probability_chart(probs), width="stretch")
+    note(
+        "How the network turns an image into ten probabilities",
+        "The image passes through the layers below, one after another; each computes new "
+        "maps or numbers from the last one's. The last layer gives each digit a **score** "
+        "(a logit); *softmax* turns the ten scores into probabilities that add up to 100 %: "
+        "the highest score gets the highest probability. The answer is the digit with the "
+        "highest probability — the network always answers, even for a scribble.",
+    )
     return probs
 
 
 def layers(choice: ModelChoice, x: np.ndarray) -> None:
     st.subheader("Layer by layer")
-    with st.expander("What the layers do"):
+    with st.expander("What the layers do", icon=":material/school:"):
         st.markdown(
+            "Each grid below is one layer's output for this input: one small image per "
+            "channel (filter), bright where the value is high, black at 0 or below.\n"
             "- A **convolution** slides small filters over its input; each output pixel is "
             "the patch under the filter times the filter's weights, summed, plus a bias. "
             "Each filter makes one map: bright where its pattern is.\n"
@@ -123,7 +135,9 @@ def layers(choice: ModelChoice, x: np.ndarray) -> None:
             "- **Pooling** keeps the largest (or average) value of each 2×2 square: a smaller "
             "map that still says *whether* a pattern was there, less exactly *where*.\n"
             "- The **dense** layers weigh every feature; the last turns them into ten "
-            "probabilities (softmax)."
+            "probabilities (softmax).\n\n"
+            "The early maps still look like the digit (edges, strokes); deeper ones are "
+            "smaller and more abstract: they say which parts are present, not where."
         )
     for stage in _stages(choice.key, x):
         shape = "×".join(map(str, stage.values.shape))
@@ -144,6 +158,15 @@ def first_convolution(choice: ModelChoice, x: np.ndarray) -> None:
     conv = explain.first_conv_layer(model)
     kernels = np.asarray(conv.get_weights()[0])[..., 0, :]  # (k, k, filters)
     st.subheader(f"The first convolution, by hand ({conv.name})")
+    note(
+        "How to follow one convolution step",
+        "A filter is a small square of weights, learned in training. To compute one pixel "
+        "of its output map, lay the filter over the input at that place, multiply each "
+        "input pixel by the weight over it, add the products up and add the bias; the "
+        "activation (ReLU: negative becomes 0) gives the output. Sliding the filter over "
+        "every place makes the whole map. Pick a filter and a place below and check the "
+        "sum yourself: it equals the value Keras computed for that pixel.",
+    )
     st.caption(f"Its {kernels.shape[-1]} filters, {kernels.shape[0]}×{kernels.shape[1]} each:")
     st.image(enlarge(explain.tile(kernels, columns=16, gap=1), 8), output_format="PNG")
     side = conv.output.shape[1]
@@ -173,28 +196,45 @@ def first_convolution(choice: ModelChoice, x: np.ndarray) -> None:
 
 def why(choice: ModelChoice, x: np.ndarray, probs: np.ndarray) -> None:
     st.subheader("Why this answer")
-    with st.expander("What these maps do and do not tell"):
-        st.markdown(
-            "Each map colours the pixels that mattered for one digit's probability, by a "
-            "different method. They show where the network looked, not a reason a person "
-            "would give; methods disagree, and a map can look convincing for a model that "
-            "guesses. Integrated gradients are the most principled: their values add up to "
-            "the probability gained from a black image."
-        )
+    note(
+        "What these maps do and do not tell",
+        "Each map colours the pixels that mattered for one digit's **score** (the number "
+        "the last layer gives it before softmax; a probability near 100 % barely moves "
+        "when a pixel does, a score still does), each by a different method. They show "
+        "where the network looked, not a reason a person would give; methods disagree, "
+        "and a map can look convincing for a model that guesses. Pick another digit to "
+        "ask *why not that one?*: the maps then show what speaks for it. Integrated "
+        "gradients are the most principled: their values add up to the score gained "
+        "from a black image — the check under the maps says how closely.",
+    )
     top = int(np.argmax(probs))
-    cls = st.selectbox(
-        "Explain the probability of",
+    c1, c2 = st.columns([1, 1])
+    cls = c1.selectbox(
+        "Explain the score of",
         list(range(10)),
         index=top,
         format_func=lambda d: f"{d} ({percent(probs[d])})" + (" — the answer" if d == top else ""),
         key="inside.class",
     )
-    maps = _maps(choice.key, x, cls)
+    steps = c2.select_slider(
+        "Integrated gradients: steps along the path",
+        IG_STEPS,
+        value=explain.IG_STEPS,
+        key="inside.steps",
+        help="More steps, a smaller error, more time: each step is one more image through "
+        "the network and back.",
+    )
+    maps, ig = _maps(choice.key, x, cls, steps)
     columns = st.columns(len(maps))
     for column, (name, (heat, signed)) in zip(columns, maps.items(), strict=True):
         column.image(enlarge(explain.heat_overlay(x, heat, signed), 5), output_format="PNG")
         column.markdown(f"**{name}**")
         column.caption(METHODS[name])
+    st.caption(
+        f"Integrated gradients, checked: the shares add up to {ig.values.sum():.3f}; the "
+        f"score of {cls} rose by {ig.gain:.3f} from a black image to this one. "
+        f"{ig.gap:.1%} is left unaccounted for by {steps} steps."
+    )
 
 
 def fragile(choice: ModelChoice, x: np.ndarray, probs: np.ndarray, label: int | None) -> None:
@@ -202,6 +242,14 @@ def fragile(choice: ModelChoice, x: np.ndarray, probs: np.ndarray, label: int | 
     st.caption(
         "The fast gradient sign method nudges every pixel by ε in the direction that most "
         "lowers the probability of the true digit (or of the answer, for a drawing)."
+    )
+    note(
+        "Why a nudge can fool the network",
+        "The gradient says, for every pixel, which way would lower the right digit's "
+        "probability. Moving *all* 784 pixels a little that way adds up: a change a person "
+        "barely sees can flip the answer. Such *adversarial examples* (Goodfellow et al., "
+        "2015) show that the network does not see digits the way we do. Training on nudged "
+        "images makes a network harder to fool.",
     )
     epsilon = st.slider("ε (largest change of any pixel, 0–1)", 0.0, 0.3, 0.1, 0.01,
                         key="inside.epsilon")  # fmt: skip
@@ -225,16 +273,61 @@ def _picked() -> None:
     points = event.get("selection", {}).get(EMBEDDING_SELECTION, [])
     if points:
         st.session_state[INPUT] = {"kind": "test", "index": int(points[0]["index"])}
+        st.session_state.pop(DIGIT, None)
+
+
+PROJECTIONS = {
+    "PCA": "principal component analysis: the two directions along which the features differ most",
+    "t-SNE": "t-SNE: a map that keeps each digit's nearest neighbours near it",
+}
 
 
 def where_digits_live(choice: ModelChoice) -> None:
     st.subheader("Where each digit lives")
+    how = st.radio("Flattened to two dimensions by", list(PROJECTIONS), horizontal=True,
+                   key="inside.projection")  # fmt: skip
     st.caption(
         "Each dot is one of the 10,000 test digits, placed by the features the network "
-        "computes just before its answer, flattened to two dimensions by principal component "
-        "analysis (the two directions along which they differ most). Crosses are mistakes. "
-        "Click a dot to make that digit the input above."
+        f"computes just before its answer, flattened by {PROJECTIONS[how]}. Crosses are "
+        "mistakes. Point at a dot to see the digit; click it to make it the input above."
+    )
+    note(
+        "Reading this map",
+        "Before its last layer the network describes each digit by a list of numbers "
+        "(its features). Digits the network finds alike get similar lists. A map can only "
+        "show two numbers per digit, so the lists are flattened: **PCA** keeps the two "
+        "directions of largest spread (fast, faithful to distances, but clusters overlap); "
+        "**t-SNE** moves the dots until each one's nearest neighbours are near it (clear "
+        "clusters, but the distances *between* clusters and their sizes mean little). "
+        "Mistakes usually sit at the border of two clusters or inside the wrong one.",
     )
     frame = embedding(choice.key)
+    if how == "t-SNE":
+        job = tsne_job(choice.key)
+        if not job.done:
+            _wait_for_tsne(choice.key)
+            return
+        if job.error is not None:
+            show_error(f"t-SNE failed: {job.error}")
+            if st.button("Try again", key="inside.tsne.retry"):
+                tsne_job(choice.key, retry=True)
+                st.rerun()
+            return
+        xy = job.result()
+        frame = frame.assign(x=xy[:, 0], y=xy[:, 1])
     st.altair_chart(embedding_chart(frame), width="stretch", on_select=_picked,
                     key="inside.embedding")  # fmt: skip
+
+
+@st.fragment(run_every=TSNE_POLL_SECONDS)
+def _wait_for_tsne(key: tuple[str, float]) -> None:
+    """A note that the t-SNE runs, until it is done; then the page shows it."""
+    job = tsne_job(key)
+    if job.done:
+        st.rerun()
+    st.info(
+        f"Placing the 10,000 digits by t-SNE… {job.seconds:.0f} s so far (about a minute "
+        "the first time for each model on two cores; instant after). The rest of the page "
+        "works meanwhile.",
+        icon=":material/hourglass_top:",
+    )

@@ -10,6 +10,7 @@ import streamlit as st
 
 from mnist import data as mnist_data
 from mnist import runs
+from mnist.background import Job, Jobs
 from mnist.config import ModelConfig
 from mnist.ui.state import ModelChoice
 
@@ -137,19 +138,43 @@ def model_summary(config: ModelConfig) -> dict:
     }
 
 
-@st.cache_data(max_entries=4, show_spinner="Placing the 10,000 test digits…")
-def embedding(key: tuple[str, float]):
-    """The test digits' penultimate features projected to 2-D (PCA), with labels and the
-    model's answers, as a DataFrame: once per model file."""
-    import pandas as pd  # not at the top: the home page never needs it (start-up, figure 7)
-
+@st.cache_data(max_entries=4, show_spinner="Running the 10,000 test digits through the model…")
+def embedding_features(key: tuple[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The test digits' penultimate features (10000, d) and the model's answers, once per
+    model file."""
     _import_keras()
     from mnist import explain
 
-    ds = dataset()
-    features, predicted = explain.features_and_probabilities(model_for(key), ds.test_images)
+    features, probs = explain.features_and_probabilities(model_for(key), dataset().test_images)
+    return features, probs.argmax(axis=1).astype(int)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def embedding(key: tuple[str, float]):
+    """The test digits at their features' two principal components, with labels and the
+    model's answers, as a DataFrame (columns x, y, label, predicted, index)."""
+    import pandas as pd  # not at the top: the home page never needs it (start-up, figure 7)
+
+    from mnist import explain
+
+    features, predicted = embedding_features(key)
     xy = explain.pca_2d(features)
     return pd.DataFrame({
-        "x": xy[:, 0], "y": xy[:, 1], "label": ds.test_labels.astype(int),
-        "predicted": predicted.argmax(axis=1).astype(int), "index": np.arange(len(xy)),
+        "x": xy[:, 0], "y": xy[:, 1], "label": dataset().test_labels.astype(int),
+        "predicted": predicted, "index": np.arange(len(xy)),
     })  # fmt: skip
+
+
+@st.cache_resource
+def _jobs() -> Jobs:
+    return Jobs(workers=1, keep=8)
+
+
+def tsne_job(key: tuple[str, float], retry: bool = False) -> Job:
+    """The t-SNE of the model's test-digit features: started on first request, in a thread
+    of its own (a rerun does not stop it), shared by every session, kept once done."""
+    from mnist import explain
+
+    if retry:
+        _jobs().forget(("tsne", key))
+    return _jobs().start(("tsne", key), explain.tsne_2d, embedding_features(key)[0])

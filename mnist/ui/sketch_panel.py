@@ -9,9 +9,8 @@ from PIL import Image, ImageOps
 from mnist.charts import probability_chart
 from mnist.photo import describe, overlay
 from mnist.sketch import EmptySketch, SketchError, classify, is_unsure, open_image, read
-from mnist.ui.inside_panel import show_input
 from mnist.ui.loaders import model_for
-from mnist.ui.state import ModelChoice
+from mnist.ui.state import ModelChoice, look_inside
 from mnist.ui.widgets import percent, show_error, to_display
 
 PREVIEW_SIDE = 280  # the canvas's size: an upload's preview matches it
@@ -153,5 +152,4 @@ def answer(x: np.ndarray | None, choice: ModelChoice, hint: str, source: str = "
     st.altair_chart(probability_chart(probs), width="stretch")
     st.caption(f"Runner-up: {runner_up} ({percent(probs[runner_up])}).")
     if st.button("Why? Look inside", icon=":material/neurology:", key=f"sketch.why.{source}"):
-        show_input(x, None)
-        st.switch_page("pages/inside.py")
+        look_inside(x)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from mnist import DEFAULT_MODEL, runs
@@ -152,3 +153,19 @@ def rerun_page_if_requested() -> None:
     """At the end of a fragment: rerun the whole page if one of its callbacks asked to."""
     if st.session_state.pop(PAGE_RERUN, False):
         st.rerun()
+
+
+INSIDE_INPUT = "inside.input"  # {"kind": "test", "index": i} or {"kind": "sketch", "x": array}
+INSIDE_DIGIT = "inside.digit"  # the Inside page's "a test digit" box
+
+
+def look_inside(x=None, index: int | None = None) -> None:
+    """A "Why?" link: make a drawing ``x`` (28, 28, 1) or test image ``index`` the Inside
+    page's input, and go there."""
+    if x is None:
+        st.session_state[INSIDE_INPUT] = {"kind": "test", "index": int(index)}
+        st.session_state.pop(INSIDE_DIGIT, None)  # the box shows that test digit's class
+    else:
+        st.session_state[INSIDE_INPUT] = {"kind": "sketch", "x": np.asarray(x, np.float32)}
+        st.session_state[INSIDE_DIGIT] = None  # no test digit chosen
+    st.switch_page("pages/inside.py")

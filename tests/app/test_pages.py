@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import re
+import time
 
 import pytest
 from PIL import Image, ImageDraw
@@ -395,3 +397,43 @@ def test_inside_opens_on_a_test_digit_and_follows_every_control():
     assert not at.exception, at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "Now the answer is" in text and "of map 3" in text
+    gaps = {}
+    for steps in (16, 512):
+        at.select_slider(key="inside.steps").set_value(steps).run()
+        assert not at.exception, at.exception
+        check = next(c.value for c in at.caption if "Integrated gradients, checked" in c.value)
+        gaps[steps] = float(re.search(r"([\d.]+)% is left unaccounted for", check).group(1))
+    assert gaps[512] < gaps[16]  # computed, not typed in: more steps, a smaller error
+
+
+def test_inside_places_the_digits_by_tsne_in_the_background(monkeypatch):
+    from mnist import explain
+
+    # a short t-SNE: this test is about the page waiting for it, not its quality
+    monkeypatch.setattr(explain, "TSNE_SETTINGS", {"early_exaggeration_iter": 5, "n_iter": 5})
+    at = open_page("inside")
+    at.radio(key="inside.projection").set_value("t-SNE").run()
+    assert not at.exception, at.exception
+    deadline = time.monotonic() + 600
+    while any("Placing the 10,000 digits by t-SNE" in i.value for i in at.info):
+        assert time.monotonic() < deadline, "t-SNE never finished"
+        time.sleep(1)
+        at.run()
+        assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("keeps each digit's nearest neighbours" in c.value for c in at.caption)
+    assert at.get("vega_lite_chart")  # the map
+
+
+def test_a_mistake_on_evaluate_opens_inside_on_that_digit():
+    at = open_page("evaluate")
+    assert not at.exception, at.exception
+    box = at.selectbox(key="evaluate.why.mistakes")
+    second = box.options[1]
+    box.set_value(second).run()
+    at.button(key="evaluate.why.mistakes.go").click().run()
+    assert not at.exception, at.exception
+    index, true, predicted = map(int, re.match(r"#(\d+): (\d) → (\d)", second).groups())
+    assert at.session_state["inside.input"] == {"kind": "test", "index": index}
+    text = " ".join(m.value for m in at.markdown)
+    assert f"The network answers **{predicted}**" in text and f"wrong, it is a {true}" in text
