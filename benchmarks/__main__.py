@@ -18,10 +18,12 @@ from benchmarks.fig6_data import data_load
 from benchmarks.fig7_startup import start_up
 from benchmarks.fig8_codelab import codelab_budget
 from benchmarks.fig9_photos import photos_read
+from benchmarks.fig10_inside import embedding_first_time, per_input_views
 
 FIGURES: dict[int, Callable[[bool, int], Row]] = {
     1: worker_overhead, 2: training_watched, 3: time_to_99, 4: sketch_latency,
     5: stroke_to_answer, 6: data_load, 7: start_up, 8: codelab_budget, 9: photos_read,
+    10: per_input_views, 11: embedding_first_time,
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 from mnist.charts import SELECTION, class_errors_chart, confusion_chart
 from mnist.evaluation import Evaluation, cell_images
 from mnist.ui.loaders import dataset
-from mnist.ui.state import ModelChoice, current_model_choice, look_inside
+from mnist.ui.state import INSIDE_INPUT, ModelChoice, current_model_choice, look_inside
 from mnist.ui.widgets import digit_grid, keyed_to, percent, show_error
 
 CELL_IMAGES = 40  # images shown of a clicked cell, the most confident first
@@ -141,9 +141,11 @@ def mistakes(evaluation: Evaluation) -> None:
 
 def why_link(indices: list[int], describe, key: str) -> None:
     """Pick one of the test images shown above and open it on the Inside page."""
+    looked_at = (st.session_state.get(INSIDE_INPUT) or {}).get("index")
+    start = indices.index(looked_at) if looked_at in indices else 0  # back from Inside
     left, right = st.columns([2, 1], vertical_alignment="bottom")
-    index = left.selectbox("Why did the network answer that?", indices, format_func=describe,
-                           key=key)  # fmt: skip
+    index = left.selectbox("Why did the network answer that?", indices, index=start,
+                           format_func=describe, key=key)  # fmt: skip
     if right.button("Why? Look inside", icon=":material/neurology:", key=f"{key}.go"):
         look_inside(index=index)
 

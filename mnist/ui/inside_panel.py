@@ -188,7 +188,7 @@ def first_convolution(choice: ModelChoice, x: np.ndarray) -> None:
     left.dataframe(cells.style.format("{:.3f}"), height=260)
     right.markdown(
         f"Sum of the {k * k} products: **{step.products.sum():.4f}**  \n"
-        f"+ bias {step.bias:.4f} = **{step.total:.4f}**  \n"
+        f"plus the bias {step.bias:.4f}: **{step.total:.4f}**  \n"
         f"after {step.activation}: **{step.output:.4f}** — the value of output pixel "
         f"({row}, {col}) of map {f}."
     )
@@ -326,8 +326,8 @@ def _wait_for_tsne(key: tuple[str, float]) -> None:
     if job.done:
         st.rerun()
     st.info(
-        f"Placing the 10,000 digits by t-SNE… {job.seconds:.0f} s so far (about a minute "
-        "the first time for each model on two cores; instant after). The rest of the page "
-        "works meanwhile.",
+        f"Placing the 10,000 digits by t-SNE… {job.seconds:.0f} s so far. This takes a while "
+        "the first time for each model, and is instant after; the rest of the page works "
+        "meanwhile.",
         icon=":material/hourglass_top:",
     )

@@ -151,8 +151,9 @@ def embedding_features(key: tuple[str, float]) -> tuple[np.ndarray, np.ndarray]:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def embedding(key: tuple[str, float]):
-    """The test digits at their features' two principal components, with labels and the
-    model's answers, as a DataFrame (columns x, y, label, predicted, index)."""
+    """The test digits at their features' two principal components, with labels, the
+    model's answers and their pictures, as a DataFrame (columns x, y, label, predicted,
+    index, image)."""
     import pandas as pd  # not at the top: the home page never needs it (start-up, figure 7)
 
     from mnist import explain
@@ -161,8 +162,16 @@ def embedding(key: tuple[str, float]):
     xy = explain.pca_2d(features)
     return pd.DataFrame({
         "x": xy[:, 0], "y": xy[:, 1], "label": dataset().test_labels.astype(int),
-        "predicted": predicted, "index": np.arange(len(xy)),
+        "predicted": predicted, "index": np.arange(len(xy)), "image": test_digit_urls(),
     })  # fmt: skip
+
+
+@st.cache_resource(show_spinner="Drawing the 10,000 test digits…")
+def test_digit_urls() -> list[str]:
+    """Each test digit as a small PNG data URL, for the tooltips: once per server."""
+    from mnist.charts import digit_png_urls
+
+    return digit_png_urls(dataset().test_images)
 
 
 @st.cache_resource

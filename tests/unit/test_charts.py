@@ -154,3 +154,33 @@ def test_format_1_records_have_only_the_running_mean_and_still_draw():
     batches, _ = metrics_frames(old, [])
     rows = charts.batch_frame(batches, "loss")
     np.testing.assert_allclose(rows["loss"], [1.0 / s for s in range(1, 6)])
+
+
+def test_digit_pictures_for_tooltips_are_the_digits_enlarged():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from mnist.charts import digit_png_urls
+
+    digits = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    urls = digit_png_urls(digits, scale=2)
+    assert len(urls) == 3
+    for url, digit in zip(urls, digits, strict=True):
+        head, data = url.split(",", 1)
+        assert head == "data:image/png;base64"
+        picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))
+        np.testing.assert_array_equal(picture, digit.repeat(2, axis=0).repeat(2, axis=1))
+
+
+def test_the_map_shows_each_digits_picture_when_it_has_one():
+    from mnist.charts import embedding_chart
+
+    frame = pd.DataFrame({"x": [0.0, 1.0], "y": [1.0, 0.0], "label": [1, 2],
+                          "predicted": [1, 3], "index": [0, 1]})  # fmt: skip
+    fields = [t["field"] for t in embedding_chart(frame).to_dict()["encoding"]["tooltip"]]
+    assert "image" not in fields and "index" in fields
+    frame["image"] = ["data:image/png;base64,AA==", "data:image/png;base64,AA=="]
+    fields = [t["field"] for t in embedding_chart(frame).to_dict()["encoding"]["tooltip"]]
+    assert fields[0] == "image"  # the tooltip plugin draws a field of this name as a picture
