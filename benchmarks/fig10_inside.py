@@ -26,9 +26,10 @@ def _views(explain, model, x, cls) -> dict[str, float]:
     out, t = {}, time.perf_counter()
     steps = [
         ("activations", lambda: explain.activations(model, x)),
-        ("saliency", lambda: explain.saliency(model, x, cls)),
-        ("SmoothGrad", lambda: explain.smoothgrad(model, x, cls)),
-        ("integrated gradients", lambda: explain.integrated_gradients(model, x, cls)),
+        (
+            "saliency, SmoothGrad and integrated gradients (one batch)",
+            lambda: explain.gradient_maps(model, x, cls),
+        ),
         ("Grad-CAM", lambda: explain.grad_cam(model, x, cls)),
         ("occlusion", lambda: explain.occlusion(model, x, cls)),
         ("FGSM", lambda: model.predict_on_batch(explain.fgsm(model, x, cls, 0.1)[None])),

@@ -37,8 +37,9 @@ SHOWN = (
     keras.layers.Dense,
 )  # Dropout, Flatten and Input change nothing worth showing at inference
 IG_STEPS = 64  # the page's integrated gradients: intervals along the path (it shows the gap)
-IG_BATCH = 256  # path images per gradient pass
+IG_BATCH = 256  # images per gradient pass
 SMOOTHGRAD_SAMPLES = 32
+SMOOTHGRAD_NOISE = 0.15  # the noise's deviation, on inputs from 0 to 1
 
 
 @dataclass(frozen=True)
@@ -184,16 +185,34 @@ def saliency(model: keras.Model, x: np.ndarray, cls: int) -> np.ndarray:
     return np.abs(grads[0])
 
 
+def _noisy(x: np.ndarray, samples: int, noise: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return _as_batch(x) + rng.normal(0.0, noise, (samples, 28, 28, 1)).astype(np.float32)
+
+
+def _path(x: np.ndarray, base: np.ndarray, steps: int) -> np.ndarray:
+    alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)[:, None, None, None]
+    return base[None] + alphas * (x - base)[None]
+
+
+def _batched_gradients(model: keras.Model, xs: np.ndarray, cls: int):
+    grads, s = zip(*(_gradients(model, xs[i : i + IG_BATCH], cls)
+                     for i in range(0, len(xs), IG_BATCH)), strict=True)  # fmt: skip
+    return np.concatenate(grads), np.concatenate(s)
+
+
+def _integrate(x: np.ndarray, base: np.ndarray, grads: np.ndarray, s: np.ndarray) -> Attribution:
+    average = (grads[:-1] + grads[1:]).mean(axis=0) / 2.0
+    return Attribution((x - base)[..., 0] * average, float(s[-1] - s[0]), len(grads) - 1)
+
+
 def smoothgrad(
     model: keras.Model, x: np.ndarray, cls: int, samples: int = SMOOTHGRAD_SAMPLES,
-    noise: float = 0.15, seed: int = 0,
+    noise: float = SMOOTHGRAD_NOISE, seed: int = 0,
 ) -> np.ndarray:  # fmt: skip
     """The gradient's magnitude averaged over noisy copies of ``x`` (Smilkov et al. 2017):
     the same map with less speckle."""
-    rng = np.random.default_rng(seed)
-    base = _as_batch(x)
-    noisy = base + rng.normal(0.0, noise, (samples, 28, 28, 1)).astype(np.float32)
-    grads, _ = _gradients(model, noisy, cls)
+    grads, _ = _gradients(model, _noisy(x, samples, noise, seed), cls)
     return np.abs(grads).mean(axis=0)
 
 
@@ -229,13 +248,35 @@ def integrated_gradients(
     """
     x = _as_batch(x)[0]
     base = np.zeros_like(x) if baseline is None else _as_batch(baseline)[0]
-    alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)[:, None, None, None]
-    path = base[None] + alphas * (x - base)[None]
-    grads, s = zip(*(_gradients(model, path[i : i + IG_BATCH], cls)
-                     for i in range(0, len(path), IG_BATCH)), strict=True)  # fmt: skip
-    grads, s = np.concatenate(grads), np.concatenate(s)
-    average = (grads[:-1] + grads[1:]).mean(axis=0) / 2.0
-    return Attribution((x - base)[..., 0] * average, float(s[-1] - s[0]), steps)
+    return _integrate(x, base, *_batched_gradients(model, _path(x, base, steps), cls))
+
+
+@dataclass(frozen=True)
+class GradientMaps:
+    saliency: np.ndarray
+    smoothgrad: np.ndarray
+    integrated: Attribution
+
+
+def gradient_maps(
+    model: keras.Model, x: np.ndarray, cls: int, steps: int = IG_STEPS,
+    samples: int = SMOOTHGRAD_SAMPLES, seed: int = 0,
+) -> GradientMaps:  # fmt: skip
+    """Saliency, SmoothGrad and integrated gradients from one batch of gradients (the
+    path's last image is ``x`` itself: its gradient is the saliency map), the same maps as
+    the three functions give, for less time: a larger batch uses the cores better."""
+    x = _as_batch(x)[0]
+    base = np.zeros_like(x)
+    path = _path(x, base, steps)
+    grads, s = _batched_gradients(
+        model, np.concatenate([path, _noisy(x, samples, SMOOTHGRAD_NOISE, seed)]), cls
+    )
+    n = len(path)
+    return GradientMaps(
+        saliency=np.abs(grads[n - 1]),
+        smoothgrad=np.abs(grads[n:]).mean(axis=0),
+        integrated=_integrate(x, base, grads[:n], s[:n]),
+    )
 
 
 def last_conv_layer(model: keras.Model) -> keras.layers.Layer | None:

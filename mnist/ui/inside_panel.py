@@ -47,10 +47,11 @@ def _maps(key: tuple[str, float], x: np.ndarray, cls: int, steps: int):
     """The five attribution maps for class ``cls`` (name → (map, signed)) and the integrated
     gradients with their completeness check."""
     model = model_for(key)
-    ig = explain.integrated_gradients(model, x, cls, steps=steps)
+    g = explain.gradient_maps(model, x, cls, steps=steps)
+    ig = g.integrated
     return {
-        "Gradient (saliency)": (explain.saliency(model, x, cls), False),
-        "SmoothGrad": (explain.smoothgrad(model, x, cls), False),
+        "Gradient (saliency)": (g.saliency, False),
+        "SmoothGrad": (g.smoothgrad, False),
         "Integrated gradients": (ig.values, True),
         "Grad-CAM": (explain.grad_cam(model, x, cls), False),
         "Occlusion": (explain.occlusion(model, x, cls), True),

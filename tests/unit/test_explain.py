@@ -126,6 +126,19 @@ def test_gradients_agree_with_finite_differences(bundled, digits):
     assert max(numerics) > 0.2  # the pixels chosen do move the score
 
 
+def test_one_batch_gives_the_same_three_maps_as_the_three_functions(bundled, digits):
+    x, cls = digits[0][1], int(digits[1][1])
+    together = explain.gradient_maps(bundled, x, cls, steps=32, samples=8, seed=3)
+    np.testing.assert_allclose(together.saliency, explain.saliency(bundled, x, cls), atol=1e-5)
+    np.testing.assert_allclose(
+        together.smoothgrad, explain.smoothgrad(bundled, x, cls, samples=8, seed=3), atol=1e-5
+    )
+    alone = explain.integrated_gradients(bundled, x, cls, steps=32)
+    np.testing.assert_allclose(together.integrated.values, alone.values, atol=1e-5)
+    assert together.integrated.gain == pytest.approx(alone.gain, abs=1e-5)
+    assert together.integrated.steps == alone.steps == 32
+
+
 def test_compiled_passes_are_made_once_per_model_and_go_with_it(bundled, digits):
     import gc
     import weakref
