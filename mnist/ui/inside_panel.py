@@ -187,11 +187,14 @@ def first_convolution(choice: ModelChoice, x: np.ndarray) -> None:
     )
     left, right = st.columns([1, 1])
     left.dataframe(cells.style.format("{:.3f}"), height=260)
+    if step.activation == "linear":  # batch normalisation and its activation follow
+        after = "no activation in this layer (the next ones normalise, then activate)"
+    else:
+        after = f"after {step.activation}: **{step.output:.4f}**"
     right.markdown(
         f"Sum of the {k * k} products: **{step.products.sum():.4f}**  \n"
         f"plus the bias {step.bias:.4f}: **{step.total:.4f}**  \n"
-        f"after {step.activation}: **{step.output:.4f}** — the value of output pixel "
-        f"({row}, {col}) of map {f}."
+        f"{after} — the value of output pixel ({row}, {col}) of map {f}."
     )
 
 

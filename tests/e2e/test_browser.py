@@ -161,3 +161,7 @@ def test_a_sketch_is_explained_inside(page, server):
         wait_idle(page)
         page.screenshot(path=str(Path(shots) / "inside.png"))
         page.set_viewport_size({"width": 1400, "height": 1000})
+        heading = page.get_by_role("heading", name="Why this answer")
+        heading.evaluate("h => h.scrollIntoView({block: 'start'})")
+        wait_idle(page)
+        page.screenshot(path=str(Path(shots) / "inside-why.png"))
