@@ -87,15 +87,18 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 
-def dashboard_cpu_seconds() -> float:
-    """CPU seconds (user + system) the Streamlit server and Chromium processes used so far."""
-    total = 0.0
+def dashboard_cpu_split() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the Streamlit server and by Chromium's
+    processes (browser, renderers, GPU and utility processes), apart."""
+    total = {"server": 0.0, "chromium": 0.0}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process ended meanwhile
             continue
-        if "streamlit" in cmd or "chromium" in cmd:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for name, marker in (("server", "streamlit"), ("chromium", "chromium")):
+            if marker in cmd:
+                total[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                break
     return total

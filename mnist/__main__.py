@@ -9,10 +9,12 @@ Exit status: 0 success, 1 a failure (a failed run, an unreadable image), 2 bad u
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -429,6 +431,23 @@ def _export(run_dir: Path, dest: Path, summary: dict, command: str, out) -> None
     print(f"exported {written} ({written.stat().st_size / 1e6:.1f} MB)", file=out, flush=True)
 
 
+@contextlib.contextmanager
+def _stop_kept_while_loading(run_dir: Path):
+    """SIGTERM or Ctrl-C while TensorFlow loads (seconds; training's own handler is not set
+    yet) becomes the run's STOP file, so the run ends as stopped, not as a worker that died
+    (measured: a Stop pressed on the Training page within ~3 s of Start read "failed")."""
+
+    def keep(signum, frame) -> None:
+        (run_dir / runs.STOP_FILE).touch()
+
+    previous = {sig: signal.signal(sig, keep) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     out = sys.stderr if args.json else sys.stdout
     command = " ".join([PROG, shlex.join(sys.argv[1:] if args.argv is None else args.argv)])
@@ -444,16 +463,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = runs.load_run(run_dir).config
         print(f"run {run_dir.name} ({preset.name}): {run_dir}", file=out, flush=True)
     writer = runs.StatusWriter(run_dir)
-    writer.start()  # the run shows its worker (pid, heartbeat) while TensorFlow loads
+    with _stop_kept_while_loading(run_dir):
+        writer.start()  # the run shows its worker (pid, heartbeat) while TensorFlow loads
 
-    from mnist import training  # TensorFlow: only now
+        from mnist import training  # TensorFlow: only now
 
-    status = training.execute(
-        run_dir,
-        max_runs=args.max_runs,
-        report=_progress_printer(out, config.train.epochs),
-        status=writer,
-    )
+        status = training.execute(
+            run_dir,
+            max_runs=args.max_runs,
+            report=_progress_printer(out, config.train.epochs),
+            status=writer,
+        )
     summary = _summary(run_dir, status)
     _say_how_it_ended(run_dir, status, summary, out)
     state = summary["status"]

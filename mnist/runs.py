@@ -65,6 +65,7 @@ STARTING = "starting: loading TensorFlow"  # the worker is up, TensorFlow loads 
 WAITING = "waiting for another run to finish"  # queued for a training slot
 LOADING = "loading data"  # has its slot, reads MNIST and builds the model
 STOPPED_WAITING = "stopped while waiting for a training slot"
+STOPPED_STARTING = "stopped before training began"
 
 HEARTBEAT_SECONDS = 1.0  # how often a worker rewrites status.json, busy or not
 STALE_SECONDS = 30.0  # a live run silent this long has lost its worker

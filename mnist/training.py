@@ -504,6 +504,10 @@ def execute(
     slot = runs.SlotLock(run_dir.parent, run_dir.name, runs.max_concurrent_runs(max_runs))
     try:
         with StopSignal(run_dir) as stop:
+            if stop():  # asked while TensorFlow loaded (the CLI keeps that as the STOP file)
+                status.update(force=True, state=runs.STOPPED, finished=time.time(),
+                              message=runs.STOPPED_STARTING)  # fmt: skip
+                return status.status
             while not slot.try_acquire():
                 if stop():
                     status.update(

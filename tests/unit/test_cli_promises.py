@@ -87,6 +87,25 @@ def test_ctrl_c_on_a_queued_run_exits_3_with_a_json_line_and_says_nothing_was_ex
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_as_soon_as_the_worker_shows_ends_the_run_as_stopped(tmp_path, sig):
+    """The Training page's Stop (SIGTERM) or a Ctrl-C the moment the run shows its worker,
+    while TensorFlow still loads: the run ends stopped, never as a worker that died."""
+    runs_dir = tmp_path / "runs"
+    proc = cli("train", *TINY, "--runs-dir", str(runs_dir), "--json", cwd=tmp_path)
+    shown = wait_for(
+        lambda: [r for r in runs.list_runs(runs_dir)[0] if r.status.pid == proc.pid],
+        timeout=180,
+        what="the worker to show in status.json",
+    )
+    proc.send_signal(sig)
+    code, out, err = finish(proc)
+    run = runs.load_run(shown[0].path)
+    assert run.state == runs.STOPPED, (run.status, err[-2000:])
+    assert code == 3 and "Traceback" not in err
+    assert json.loads(out.strip().splitlines()[-1])["status"] == "stopped"
+
+
 @pytest.mark.parametrize(
     ("target", "fragment"),
     [
