@@ -504,10 +504,6 @@ def execute(
     slot = runs.SlotLock(run_dir.parent, run_dir.name, runs.max_concurrent_runs(max_runs))
     try:
         with StopSignal(run_dir) as stop:
-            if stop():  # asked while TensorFlow loaded (the CLI keeps that as the STOP file)
-                status.update(force=True, state=runs.STOPPED, finished=time.time(),
-                              message=runs.STOPPED_STARTING)  # fmt: skip
-                return status.status
             while not slot.try_acquire():
                 if stop():
                     status.update(
@@ -519,6 +515,10 @@ def execute(
                     return status.status
                 status.update(message=runs.WAITING)
                 time.sleep(0.5)
+            if stop():  # asked while TensorFlow loaded (the CLI keeps that as the STOP file)
+                status.update(force=True, state=runs.STOPPED, finished=time.time(),
+                              message=runs.STOPPED_STARTING)  # fmt: skip
+                return status.status
             status.update(force=True, state=runs.RUNNING, message=runs.LOADING)
             _train(run_dir, config, status, stop, report, data_dir)
     except Exception as exc:  # the worker's last word: record why, never leave a live state
