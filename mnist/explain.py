@@ -226,9 +226,9 @@ class Attribution:
 
     @property
     def gap(self) -> float:
-        """What the shares leave unaccounted for, as a fraction of the gain (of 1 when the
-        gain is smaller than that): the path integral's error with this many steps."""
-        return abs(float(self.values.sum()) - self.gain) / max(abs(self.gain), 1.0)
+        """What the shares leave unaccounted for, as a fraction of the gain: the path
+        integral's error with this many steps."""
+        return abs(float(self.values.sum()) - self.gain) / max(abs(self.gain), 1e-9)
 
 
 def integrated_gradients(

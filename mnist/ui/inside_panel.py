@@ -13,7 +13,7 @@ from mnist.ui.loaders import dataset, embedding, model_for, tsne_job
 from mnist.ui.state import INSIDE_DIGIT as DIGIT
 from mnist.ui.state import INSIDE_INPUT as INPUT
 from mnist.ui.state import ModelChoice
-from mnist.ui.widgets import enlarge, percent, show_error, to_display
+from mnist.ui.widgets import enlarge, keyed_to, percent, show_error, to_display
 
 ANSWERED = "inside.answered"  # the digit the model answered for the current input
 SCALE = 6  # 28 px → 168 px on screen
@@ -127,14 +127,16 @@ def layers(choice: ModelChoice, x: np.ndarray) -> None:
     with st.expander("What the layers do", icon=":material/school:"):
         st.markdown(
             "Each grid below is one layer's output for this input: one small image per "
-            "channel (filter), bright where the value is high, black at 0 or below.\n"
+            "channel (filter), bright where the value is high. After a ReLU, black is 0; "
+            "in layers with negative values, black is the most negative and 0 is grey.\n"
             "- A **convolution** slides small filters over its input; each output pixel is "
             "the patch under the filter times the filter's weights, summed, plus a bias. "
             "Each filter makes one map: bright where its pattern is.\n"
             "- **Batch normalisation** rescales each map with statistics learned in "
             "training; **ReLU** keeps the positive values and sets the rest to 0.\n"
-            "- **Pooling** keeps the largest (or average) value of each 2×2 square: a smaller "
-            "map that still says *whether* a pattern was there, less exactly *where*.\n"
+            "- **Pooling** (when the model has it) keeps the largest (or average) value of "
+            "each 2×2 square: a smaller map that still says *whether* a pattern was there, "
+            "less exactly *where*. A convolution with stride 2 shrinks maps the same way.\n"
             "- The **dense** layers weigh every feature; the last turns them into ten "
             "probabilities (softmax).\n\n"
             "The early maps still look like the digit (edges, strokes); deeper ones are "
@@ -212,6 +214,10 @@ def why(choice: ModelChoice, x: np.ndarray, probs: np.ndarray) -> None:
         "from a black image — the check under the maps says how closely.",
     )
     top = int(np.argmax(probs))
+    shown_for = hash(np.asarray(x, np.float32).tobytes())
+    if st.session_state.get("inside.class.for") != shown_for:  # a new input: its answer
+        st.session_state.pop("inside.class", None)
+        st.session_state["inside.class.for"] = shown_for
     c1, c2 = st.columns([1, 1])
     cls = c1.selectbox(
         "Explain the score of",
@@ -225,8 +231,8 @@ def why(choice: ModelChoice, x: np.ndarray, probs: np.ndarray) -> None:
         IG_STEPS,
         value=explain.IG_STEPS,
         key="inside.steps",
-        help="More steps, a smaller error, more time: each step is one more image through "
-        "the network and back.",
+        help="More steps, usually a smaller error, and more time: each step is one more "
+        "image through the network and back.",
     )
     maps, ig = _maps(choice.key, x, cls, steps)
     columns = st.columns(len(maps))
@@ -236,8 +242,9 @@ def why(choice: ModelChoice, x: np.ndarray, probs: np.ndarray) -> None:
         column.caption(METHODS[name])
     st.caption(
         f"Integrated gradients, checked: the shares add up to {ig.values.sum():.3f}; the "
-        f"score of {cls} rose by {ig.gain:.3f} from a black image to this one. "
-        f"{ig.gap:.1%} is left unaccounted for by {steps} steps."
+        f"score of {cls} changed by {ig.gain:+.3f} from a black image to this one. "
+        f"{ig.gap:.1%} of that is left unaccounted for by {steps} steps (more steps usually "
+        "leave less; a digit the network does not answer can need many)."
     )
 
 
@@ -272,8 +279,8 @@ def fragile(choice: ModelChoice, x: np.ndarray, probs: np.ndarray, label: int | 
     right.altair_chart(probability_chart(after), width="stretch")
 
 
-def _picked() -> None:
-    event = st.session_state.get("inside.embedding") or {}
+def _picked(key: str) -> None:
+    event = st.session_state.get(key) or {}
     points = event.get("selection", {}).get(EMBEDDING_SELECTION, [])
     if points:
         st.session_state[INPUT] = {"kind": "test", "index": int(points[0]["index"])}
@@ -319,8 +326,10 @@ def where_digits_live(choice: ModelChoice) -> None:
             return
         xy = job.result()
         frame = frame.assign(x=xy[:, 0], y=xy[:, 1])
-    st.altair_chart(embedding_chart(frame), width="stretch", on_select=_picked,
-                    key="inside.embedding")  # fmt: skip
+    # One selection per input: a click on the dot already chosen before still chooses it.
+    key = keyed_to("inside.embedding", st.session_state.get(INPUT, {}).get("index"))
+    st.altair_chart(embedding_chart(frame), width="stretch",
+                    on_select=lambda: _picked(key), key=key)  # fmt: skip
 
 
 @st.fragment(run_every=TSNE_POLL_SECONDS)

@@ -397,12 +397,16 @@ def test_inside_opens_on_a_test_digit_and_follows_every_control():
     assert not at.exception, at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "Now the answer is" in text and "of map 3" in text
+    at.selectbox(key="inside.digit").set_value(5).run()  # a new input: its own answer
+    assert "— the answer" in at.selectbox(key="inside.class").format_func(
+        at.selectbox(key="inside.class").value
+    )
     gaps = {}
     for steps in (16, 512):
         at.select_slider(key="inside.steps").set_value(steps).run()
         assert not at.exception, at.exception
         check = next(c.value for c in at.caption if "Integrated gradients, checked" in c.value)
-        gaps[steps] = float(re.search(r"([\d.]+)% is left unaccounted for", check).group(1))
+        gaps[steps] = float(re.search(r"([\d.]+)% of that is left unaccounted for", check).group(1))
     assert gaps[512] < gaps[16]  # computed, not typed in: more steps, a smaller error
 
 

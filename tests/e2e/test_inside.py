@@ -101,7 +101,7 @@ def test_every_preset_and_an_edited_architecture_can_be_looked_inside(page, serv
         expect(chart).to_be_visible()
         # why not another digit: the maps and the check follow
         _choose(page, "Explain the score of", "4 (")
-        expect(page.get_by_text("the score of 4 rose by").first).to_be_visible()
+        expect(page.get_by_text("the score of 4 changed by").first).to_be_visible()
         assert exceptions(page) == [], name
 
 
@@ -137,7 +137,7 @@ def test_the_tsne_map_appears_and_a_click_on_it_chooses_the_input(page, server):
     expect(page.get_by_text("flattened by t-SNE").first).to_be_visible()
     wait_idle(page, timeout=300)  # the PCA map is gone
     chart = page.locator(
-        ".st-key-inside-embedding[data-stale='false'] [data-testid='stVegaLiteChart']"
+        "[class*='st-key-inside-embedding'][data-stale='false'] [data-testid='stVegaLiteChart']"
     )
     wait_until(lambda: chart.count(), 900, "the t-SNE map")
     expect(page.get_by_text("Placing the 10,000 digits by t-SNE")).to_have_count(0)
