@@ -632,7 +632,8 @@ class SlotLock:
             if path.name == self.run_id or path.name.startswith(".") or not path.is_dir():
                 continue
             try:
-                if self._start_order(path) < mine and read_status(path).state == QUEUED:
+                # load_run: a worker that died while queued no longer holds the queue up
+                if self._start_order(path) < mine and load_run(path).state == QUEUED:
                     return True
             except RunError:
                 continue
