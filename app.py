@@ -20,6 +20,7 @@ PAGES = {
         "pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"
     ),
     "pages/sketch.py": st.Page("pages/sketch.py", title="Sketch", icon=":material/draw:"),
+    "pages/digits.py": st.Page("pages/digits.py", title="My digits", icon=":material/edit_note:"),
     "pages/inside.py": st.Page("pages/inside.py", title="Inside", icon=":material/neurology:"),
 }
 

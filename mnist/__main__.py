@@ -1,4 +1,5 @@
-"""Command line: ``mnist train | evaluate | predict | info | runs`` (or ``python -m mnist …``).
+"""Command line: ``mnist train | evaluate | predict | info | runs | finetune | digits | export |
+import`` (or ``python -m mnist …``).
 
 Bad flags, files or values end in one line on stderr and a non-zero exit, never a traceback,
 and everything that can be checked is checked before TensorFlow loads (a few seconds).
@@ -275,7 +276,121 @@ def build_parser() -> Parser:
             metavar="DIR",
             help="the runs folder (default: $MNIST_RUNS_DIR, else ./runs)",
         )
+    _finetune_parser(sub)
+    _digits_parser(sub)
+    export = sub.add_parser(
+        "export",
+        help="write a model for another runtime, checked, with a model card",
+        description="Export a model as a .keras file (no optimizer state), a TensorFlow "
+        "SavedModel folder, ONNX or LiteRT (.tflite). The export is loaded in its own runtime "
+        "and its probabilities for 1,000 test images compared with Keras's; it is written only "
+        "if they differ by at most 1e-5. A model card (Markdown and JSON) goes beside it.",
+    )
+    _model_options(export)
+    export.add_argument(
+        "--format", required=True, choices=("keras", "saved_model", "onnx", "litert")
+    )
+    export.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="the file (.keras, .onnx, .tflite) or, for saved_model, the folder to write",
+    )
+    imp = sub.add_parser(
+        "import",
+        help="make a run of a .keras model from elsewhere",
+        description="Load a Keras 3 .keras file in safe mode, check that it takes 28×28×1 "
+        "images and gives 10 probabilities, score it on the 10,000 test images and add it to "
+        "the runs folder, where the dashboard's pages can use it.",
+    )
+    imp.add_argument("path", metavar="PATH.keras")
+    imp.add_argument(
+        "--runs-dir", metavar="DIR", help="the runs folder (default: $MNIST_RUNS_DIR, else ./runs)"
+    )
+    imp.add_argument("--json", action="store_true", help="the new run as one JSON line")
     return parser
+
+
+def _samples_option(parser: Parser) -> None:
+    parser.add_argument(
+        "--samples",
+        metavar="DIR",
+        help="the folder of your digits (default: $MNIST_PERSONAL_DIR, else personal/ in the "
+        "runs folder)",
+    )
+
+
+def _finetune_parser(sub) -> None:
+    from mnist import finetune
+
+    ft = sub.add_parser(
+        "finetune",
+        help="teach a model your own handwriting",
+        description="Fine-tune a model on your own digits (collected on the dashboard's My "
+        "digits page, or imported with `digits import`), mixed with a replay of MNIST images so "
+        "it does not forget MNIST. Every fifth sample of each digit is held out; the run reports "
+        "accuracy on them and on the MNIST test images before and after. Needs at least "
+        f"{finetune.MIN_PER_DIGIT} samples of every digit.",
+    )
+    ft.add_argument(
+        "--base",
+        metavar="RUN|PATH",
+        help="the model to start from: a run id, a .keras file, or 'default' (the bundled "
+        "model; the default)",
+    )
+    _samples_option(ft)
+    ft.add_argument(
+        "--mode",
+        choices=("head", "features", "all"),
+        default="features",
+        help="head: only the last layer learns; features: the convolutions are frozen, the "
+        "dense layers learn; all: every layer learns at a low learning rate (default: features)",
+    )
+    ft.add_argument("--epochs", type=_positive_int, metavar="N", help=f"default: {finetune.EPOCHS}")
+    ft.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        metavar="X",
+        help="default: 1e-3 (head, features), 1e-4 (all)",
+    )
+    ft.add_argument(
+        "--replay",
+        type=_positive_int,
+        metavar="N",
+        help=f"MNIST training images mixed into each epoch (default: {finetune.REPLAY_IMAGES:,})",
+    )
+    ft.add_argument("--seed", type=_seed, metavar="N|random", help="default: 0")
+    ft.add_argument(
+        "--runs-dir",
+        metavar="DIR",
+        help="where the run goes (default: $MNIST_RUNS_DIR, else ./runs)",
+    )
+    ft.add_argument(
+        "--max-runs",
+        type=_positive_int,
+        metavar="N",
+        help="runs allowed to train at once (default: $MNIST_MAX_RUNS, else 1)",
+    )
+    ft.add_argument(
+        "--json", action="store_true", help="progress to stderr; the last line is a JSON summary"
+    )
+
+
+def _digits_parser(sub) -> None:
+    digits = sub.add_parser(
+        "digits",
+        help="your own digits: list, export or import them as a zip",
+        description="The samples of your handwriting the dashboard's My digits page collects.",
+    )
+    actions = digits.add_subparsers(dest="action", required=True, parser_class=Parser)
+    listing = actions.add_parser("list", help="how many samples of each digit")
+    listing.add_argument("--json", action="store_true", help="one JSON object")
+    export = actions.add_parser("export", help="write every sample to a zip file")
+    export.add_argument("zip", metavar="ZIP")
+    imp = actions.add_parser("import", help="add the samples of a zip file")
+    imp.add_argument("zip", metavar="ZIP")
+    for p in (listing, export, imp):
+        _samples_option(p)
 
 
 def _model_options(parser: Parser) -> None:
@@ -450,30 +565,17 @@ def _stop_kept_while_loading(run_dir: Path):
 
 def cmd_train(args: argparse.Namespace) -> int:
     out = sys.stderr if args.json else sys.stdout
-    command = " ".join([PROG, shlex.join(sys.argv[1:] if args.argv is None else args.argv)])
+    command = _command(args)
     export = _export_path(args.export) if args.export else None
     runs.max_concurrent_runs(args.max_runs)  # a bad $MNIST_MAX_RUNS: now, not after loading
     if args.run_dir:
         run_dir = _trainable_run_dir(args.run_dir)
-        config = runs.load_run(run_dir).config
     else:
         preset = PRESETS[args.preset]
         train_config = _train_config(args)
         run_dir = runs.create_run(preset.model, train_config, preset.name, args.runs_dir, command)
-        config = runs.load_run(run_dir).config
         print(f"run {run_dir.name} ({preset.name}): {run_dir}", file=out, flush=True)
-    writer = runs.StatusWriter(run_dir)
-    with _stop_kept_while_loading(run_dir):
-        writer.start()  # the run shows its worker (pid, heartbeat) while TensorFlow loads
-
-        from mnist import training  # TensorFlow: only now
-
-        status = training.execute(
-            run_dir,
-            max_runs=args.max_runs,
-            report=_progress_printer(out, config.train.epochs),
-            status=writer,
-        )
+    status = _work(run_dir, args.max_runs, out)
     summary = _summary(run_dir, status)
     _say_how_it_ended(run_dir, status, summary, out)
     state = summary["status"]
@@ -493,7 +595,168 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
     if args.json:
         print(json.dumps(summary), flush=True)
+    return _exit_status(state)
+
+
+def _command(args: argparse.Namespace) -> str:
+    return " ".join([PROG, shlex.join(sys.argv[1:] if args.argv is None else args.argv)])
+
+
+def _exit_status(state: str) -> int:
     return {runs.DONE: EXIT["ok"], runs.STOPPED: EXIT["stopped"]}.get(state, EXIT["failed"])
+
+
+def _work(run_dir: Path, max_runs: int | None, out) -> RunStatus:
+    """Be the worker of ``run_dir``: train it here, progress on ``out``."""
+    config = runs.load_run(run_dir).config
+    writer = runs.StatusWriter(run_dir)
+    with _stop_kept_while_loading(run_dir):
+        writer.start()  # the run shows its worker (pid, heartbeat) while TensorFlow loads
+
+        from mnist import training  # TensorFlow: only now
+
+        return training.execute(
+            run_dir,
+            max_runs=max_runs,
+            report=_progress_printer(out, config.train.epochs),
+            status=writer,
+        )
+
+
+# -- finetune / digits ---------------------------------------------------------------------
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from mnist import finetune
+    from mnist.personal import PersonalSet
+
+    out = sys.stderr if args.json else sys.stdout
+    runs.max_concurrent_runs(args.max_runs)
+    base = _base(args)
+    samples = PersonalSet(args.samples)
+    train = finetune.default_train(
+        args.mode,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        train_size=args.replay,
+        seed=args.seed,
+    )
+    run_dir = finetune.create_finetune_run(
+        base, samples, args.mode, train, args.runs_dir, _command(args)
+    )
+    print(
+        f"run {run_dir.name} (fine-tune {base.label}, {args.mode}, "
+        f"{len(samples.samples())} samples from {samples.root}): {run_dir}",
+        file=out,
+        flush=True,
+    )
+    status = _work(run_dir, args.max_runs, out)
+    summary = _summary(run_dir, status)
+    _say_how_it_ended(run_dir, status, summary, out)
+    evaluation = runs.load_run(run_dir).evaluation() or {}
+    if "finetune" in evaluation:
+        result = finetune.comparison(evaluation["finetune"])
+        summary["finetune"] = {
+            "personal_before": result.personal_before,
+            "personal_after": result.personal_after,
+            "mnist_before": result.mnist_before,
+            "mnist_after": result.mnist_after,
+            "per_digit": result.per_digit,
+        }
+        print(
+            f"your held-out digits ({result.count}): {result.personal_before:.0%} right before, "
+            f"{result.personal_after:.0%} after · MNIST test: {result.mnist_before:.2%} before, "
+            f"{result.mnist_after:.2%} after",
+            file=out,
+            flush=True,
+        )
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    return _exit_status(summary["status"])
+
+
+def _base(args: argparse.Namespace):
+    from mnist import finetune
+
+    text = args.base
+    if text is None or text == "default":
+        return finetune.resolve_base()
+    if Path(text).expanduser().is_file():
+        return finetune.resolve_base(path=text)
+    if "/" in text or text.endswith(".keras"):
+        raise CliError(f"--base {text}: no such model file", 1)
+    return finetune.resolve_base(run_id=text, runs_dir=args.runs_dir)
+
+
+def cmd_digits(args: argparse.Namespace) -> int:
+    from mnist.personal import PersonalSet
+
+    samples = PersonalSet(args.samples)
+    if args.action == "list":
+        counts = samples.counts()
+        if args.json:
+            print(json.dumps({"dir": str(samples.root), "train": counts[:, 0].tolist(),
+                              "held_out": counts[:, 1].tolist()}))  # fmt: skip
+            return 0
+        print(f"your digits in {samples.root}: {int(counts.sum())} samples")
+        print("digit  train  held out")
+        for d, (train, test) in enumerate(counts):
+            print(f"{d:>5}  {train:>5}  {test:>8}")
+        from mnist.finetune import readiness
+
+        print(readiness(samples) or "ready to fine-tune")
+        return 0
+    if args.action == "export":
+        dest = Path(args.zip).expanduser().absolute()
+        data = samples.to_zip()
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise CliError(f"{dest}: {exc.strerror or exc}", 1) from None
+        print(f"wrote {len(samples.samples())} samples to {dest}")
+        return 0
+    report = samples.import_zip(args.zip)  # import
+    print(
+        f"added {report.added} samples to {samples.root}"
+        + (f" ({report.already_there} already there)" if report.already_there else "")
+    )
+    return 0
+
+
+# -- export / import -----------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    path = _model_path(args)
+    run = runs.find_run(args.run, args.runs_dir) if args.run else None
+    from mnist import export
+
+    try:
+        done = export.export_model(path, args.format, args.out, export.model_card(path, run))
+    except export.ExportError as exc:
+        raise CliError(str(exc), 1) from None
+    print(
+        f"exported {done.path} ({args.format}; its probabilities differ from Keras's by at most "
+        f"{done.max_difference:.1e} on {export.PARITY_IMAGES:,} test images); "
+        f"model card: {done.card}"
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from mnist import export
+
+    try:
+        run_dir = export.import_model(args.path, runs_dir=args.runs_dir, command=_command(args))
+    except export.ExportError as exc:
+        raise CliError(str(exc), 1) from None
+    run = runs.load_run(run_dir)
+    if args.json:
+        print(json.dumps(_run_record(run)))
+    else:
+        print(
+            f"imported {Path(args.path).name} as run {run.run_id}: test accuracy "
+            f"{run.status.test_accuracy:.2%}; {run_dir}"
+        )
+    return 0
 
 
 # -- evaluate / predict --------------------------------------------------------------------
@@ -611,9 +874,10 @@ def _run_record(run: runs.Run) -> dict:
         "run_id": run.run_id,
         "run_dir": str(run.path),
         "status": run.state,
+        "kind": run.config.kind,
         "preset": run.config.preset,
         "created": run.config.created,
-        "epochs": run.config.train.epochs,
+        "epochs": run.config.train.epochs if run.config.train else None,
         "epochs_completed": status.epochs_completed,
         "test_accuracy": status.test_accuracy,
         "error": status.error,
@@ -637,9 +901,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
             record = _run_record(run)
             accuracy = record["test_accuracy"]
             created = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["created"]))
+            kind = {"import": "imported", "fine-tune": "tuned"}.get(run.config.kind)
+            epochs = (
+                f"{record['epochs_completed'] or 0:>3}/{record['epochs']:<3}"
+                if record["epochs"]
+                else f"{'–':>7}"
+            )
             print(
-                f"{run.run_id:<21} {run.state:<9} {run.config.preset or 'custom':<8} "
-                f"{record['epochs_completed'] or 0:>3}/{record['epochs']:<3} "
+                f"{run.run_id:<21} {run.state:<9} {kind or run.config.preset or 'custom':<8} "
+                f"{epochs} "
                 f"{f'{accuracy:.2%}' if accuracy is not None else '–':>9}  {created}"
             )
         return 0
@@ -666,10 +936,15 @@ COMMANDS = {
     "predict": cmd_predict,
     "info": cmd_info,
     "runs": cmd_runs,
+    "finetune": cmd_finetune,
+    "digits": cmd_digits,
+    "export": cmd_export,
+    "import": cmd_import,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mnist.personal import PersonalError
     from mnist.sketch import SketchError
 
     try:
@@ -681,7 +956,7 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.status
-    except (mnist_data.DataError, runs.RunError, SketchError) as exc:
+    except (mnist_data.DataError, runs.RunError, SketchError, PersonalError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT["failed"]
     except ValueError as exc:  # an invalid config value, as the config explains it
@@ -690,6 +965,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT["interrupted"]
+    except BrokenPipeError:  # `... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT["ok"]
 
 
 if __name__ == "__main__":

@@ -407,3 +407,42 @@ def embedding_chart(frame: pd.DataFrame) -> alt.Chart:
         .add_params(select)
         .properties(height=480)
     )
+
+
+def personal_counts_chart(counts: np.ndarray, minimum: int) -> alt.Chart:
+    """Stacked bars of a person's samples per digit (to train on, held out) and a dashed line
+    at the ``minimum`` fine-tuning needs of each digit. ``counts``: (10, 2)."""
+    parts = ("to train on", "held out")
+    frame = pd.DataFrame(
+        [
+            {"digit": d, "part": part, "samples": int(counts[d][i]), "order": i}
+            for d in DIGITS
+            for i, part in enumerate(parts)
+        ]
+    )
+    top = max(minimum, int(np.asarray(counts).sum(axis=1).max(initial=0))) + 1
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y(
+                "samples:Q",
+                title="samples",
+                stack="zero",
+                scale=alt.Scale(domain=[0, top]),
+                axis=alt.Axis(tickMinStep=1, format="d"),
+            ),
+            color=alt.Color(
+                "part:N", title=None, sort=list(parts), legend=alt.Legend(orient="top")
+            ),
+            order=alt.Order("order:Q"),
+            tooltip=["digit:O", "part:N", "samples:Q"],
+        )
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"needed": [minimum]}))
+        .mark_rule(strokeDash=[4, 3], color="#888")
+        .encode(y="needed:Q", tooltip=[alt.Tooltip("needed:Q", title="needed per digit")])
+    )
+    return (bars + rule).properties(height=170)

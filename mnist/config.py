@@ -219,6 +219,50 @@ class TrainConfig:
         return cls(**_known_fields(cls, data))
 
 
+FINETUNE_MODES = ("head", "features", "all")
+FINETUNE_MODE_WORDS = {
+    "head": "only the last layer (the ten digit scores) learns; everything before it is frozen",
+    "features": "the convolutions are frozen; the dense layers after them learn",
+    "all": "every layer learns, at a low learning rate",
+}
+# Learning rates that suit each mode: a frozen body can take Adam's usual step; moving every
+# layer needs a small one, or the features MNIST taught are overwritten in a few steps.
+FINETUNE_LEARNING_RATES = {"head": 1e-3, "features": 1e-3, "all": 1e-4}
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """What a fine-tuning run starts from and what it learns from, for ``config.json``.
+
+    The base model and the personal samples are copied into the run folder when it is made
+    (``base.keras``, ``personal.npz``), so the run is the same whatever happens to them later.
+    """
+
+    base: str  # what the base model was, for people: "run <id>", "the bundled model" or a path
+    base_sha256: str  # of the base model's file
+    mode: str = "features"  # FINETUNE_MODES
+    samples_dir: str = ""  # the personal set it was made from
+    samples_fingerprint: str = ""  # mnist.personal.PersonalSet.fingerprint() at the time
+    personal_train: int = 0  # samples trained on
+    personal_test: int = 0  # samples held out
+    personal_share: float = 0.25  # of each epoch's images: personal samples (the rest MNIST)
+
+    def __post_init__(self) -> None:
+        _choice("fine-tuning mode", self.mode, FINETUNE_MODES)
+        _check(
+            _number(self.personal_share) and 0 < self.personal_share < 1,
+            "the personal share of each epoch must be between 0 and 1; "
+            f"got {self.personal_share!r}",
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FinetuneConfig:
+        return cls(**_known_fields(cls, data))
+
+
 # Before format 2 of config.json the optimiser lived in the model config, and the training
 # config could override two of its fields (None: "the model's").
 _OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "lr_schedule")

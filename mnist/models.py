@@ -219,7 +219,7 @@ def check_input_output(model: keras.Model, name: str) -> keras.Model:
         )
     if tuple(shape_in[1:]) != INPUT_SHAPE or tuple(shape_out[1:]) != (NUM_CLASSES,):
         raise ValueError(
-            f"{name} is a model for {_shape_text(shape_in)} inputs with "
+            f"{name}: this model takes {_shape_text(shape_in)} images and gives "
             f"{_shape_text(shape_out)} outputs; this app needs 28×28×1 images in and "
             f"{NUM_CLASSES} probabilities out"
         )

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,7 +33,7 @@ from typing import IO, Any
 import numpy as np
 
 from mnist import TRAIN_IMAGES
-from mnist.config import ModelConfig, TrainConfig, migrate_optimizer_fields
+from mnist.config import FinetuneConfig, ModelConfig, TrainConfig, migrate_optimizer_fields
 from mnist.records import (
     DONE,
     FAILED,
@@ -72,6 +73,8 @@ STALE_SECONDS = 30.0  # a live run silent this long has lost its worker
 
 CONFIG, STATUS, METRICS = "config.json", "status.json", "metrics.jsonl"
 MODEL, EVALUATION, STOP_FILE, LOG = "model.keras", "evaluation.json", "STOP", "worker.log"
+BASE_MODEL, PERSONAL = "base.keras", "personal.npz"  # a fine-tune's base model and samples
+NOT_RUNS = ("personal",)  # folders of the runs folder that are not runs (mnist.personal)
 PROBABILITIES = "test_probabilities.npy"  # (10000, 10) float32: the model's test predictions
 
 
@@ -126,7 +129,7 @@ def new_run_id(now: float | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-CONFIG_FORMAT = 2  # 2: the optimiser is part of the training config (1: of the model's)
+CONFIG_FORMAT = 3  # 3: fine-tuned and imported runs; 2: the optimiser is training's (1: model's)
 VERSIONED = ("mnist-cnn-studio", "tensorflow", "keras", "numpy")
 
 
@@ -148,23 +151,41 @@ def provenance(command: str) -> dict:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What ``config.json`` holds: the model, how to train it, and where it came from."""
+    """What ``config.json`` holds: the model, how to train it, and where it came from.
 
-    model: ModelConfig
-    train: TrainConfig
+    ``model`` is None when the architecture is not one ``ModelConfig`` describes (a model
+    imported from elsewhere, or fine-tuned from one); ``train`` is None for an imported model,
+    which this app never trained. A fine-tuning run has ``finetune``; an import, ``imported``
+    (``source``: the file's name, ``sha256``: its bytes').
+    """
+
+    model: ModelConfig | None
+    train: TrainConfig | None
     preset: str | None = None  # the preset it started from, if any
     created: float = 0.0  # Unix time
     provenance: dict = field(default_factory=dict)  # command, versions, data (``provenance``)
+    finetune: FinetuneConfig | None = None
+    imported: dict | None = None
+
+    @property
+    def kind(self) -> str:
+        """ "import", "fine-tune" or "train": how the run's model came to be."""
+        return "import" if self.imported else "fine-tune" if self.finetune else "train"
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "format_version": CONFIG_FORMAT,
-            "model": self.model.to_dict(),
-            "train": self.train.to_dict(),
+            "model": self.model.to_dict() if self.model else None,
+            "train": self.train.to_dict() if self.train else None,
             "preset": self.preset,
             "created": self.created,
             "provenance": self.provenance,
         }
+        if self.finetune:
+            data["finetune"] = self.finetune.to_dict()
+        if self.imported:
+            data["imported"] = dict(self.imported)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
@@ -175,13 +196,18 @@ class RunConfig:
                 f"config format {version!r} is newer than this version of MNIST CNN Studio "
                 f"reads ({CONFIG_FORMAT})"
             )
-        model, train = migrate_optimizer_fields(data["model"], data["train"])
+        model, train = data["model"], data["train"]
+        if model is not None and train is not None:
+            model, train = migrate_optimizer_fields(model, train)
+        finetune = data.get("finetune")
         return cls(
-            model=ModelConfig.from_dict(model),
-            train=TrainConfig.from_dict(train),
+            model=ModelConfig.from_dict(model) if model is not None else None,
+            train=TrainConfig.from_dict(train) if train is not None else None,
             preset=data.get("preset"),
             created=float(data.get("created", 0.0)),
             provenance=dict(data.get("provenance") or {}),
+            finetune=FinetuneConfig.from_dict(finetune) if finetune else None,
+            imported=dict(data["imported"]) if data.get("imported") else None,
         )
 
 
@@ -308,7 +334,7 @@ def list_runs(runs_dir: str | os.PathLike | None = None) -> tuple[list[Run], lis
         return [], []
     runs, problems = [], []
     for path in sorted(root.iterdir(), reverse=True):
-        if path.name.startswith(".") or not path.is_dir():
+        if path.name.startswith(".") or path.name in NOT_RUNS or not path.is_dir():
             continue
         try:
             runs.append(load_run(path))
@@ -319,26 +345,45 @@ def list_runs(runs_dir: str | os.PathLike | None = None) -> tuple[list[Run], lis
 
 
 def create_run(
-    model: ModelConfig,
-    train: TrainConfig,
+    model: ModelConfig | None,
+    train: TrainConfig | None,
     preset: str | None = None,
     runs_dir: str | os.PathLike | None = None,
     command: str = "the dashboard's Training page",
+    *,
+    finetune: FinetuneConfig | None = None,
+    imported: dict | None = None,
+    files: Callable[[Path], None] | None = None,
 ) -> Path:
-    """A new run folder with its config (it reads as ``queued``); nothing runs yet."""
+    """A new run folder with its config (it reads as ``queued``); nothing runs yet.
+
+    ``files(folder)`` writes whatever else the run starts with (a fine-tune's base model and
+    samples, an import's model and scores). The folder is made under a hidden name and
+    renamed into place when complete, so no reader ever sees a run without its files.
+    """
     root = resolve_runs_dir(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     now = time.time()
-    while True:
-        path = root / new_run_id(now)
-        try:
-            path.mkdir()
-            break
-        except FileExistsError:
-            continue
-    config = RunConfig(model, train, preset, now, provenance(command))
-    write_json_atomic(path / CONFIG, config.to_dict())  # status.json is the worker's alone
-    return path
+    stage = root / f".creating-{os.getpid()}-{secrets.token_hex(4)}"
+    stage.mkdir()
+    try:
+        config = RunConfig(model, train, preset, now, provenance(command), finetune, imported)
+        write_json_atomic(stage / CONFIG, config.to_dict())  # status.json is the worker's
+        if files is not None:
+            files(stage)
+        while True:
+            path = root / new_run_id(now)
+            if path.exists():
+                continue
+            try:
+                os.rename(stage, path)
+                return path
+            except OSError:  # made by another process in between: another id
+                if not stage.exists():
+                    raise
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
 
 
 def worker_command(run_dir: Path, max_runs: int | None = None) -> list[str]:
@@ -357,7 +402,11 @@ def start_run(
     max_runs: int | None = None,
 ) -> Path:
     """Create a run and start its worker process (no shell); returns the run folder."""
-    path = create_run(model, train, preset, runs_dir)
+    return launch(create_run(model, train, preset, runs_dir), max_runs)
+
+
+def launch(path: Path, max_runs: int | None = None) -> Path:
+    """Start the worker process (no shell) of a run folder made by ``create_run``."""
     # The worker must import *this* package, wherever the caller's working directory is.
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent)
@@ -541,22 +590,27 @@ def history_row(run: Run) -> dict:
     """One row of the run-history table: what tells runs apart, and how each ended."""
     train = run.config.train
     status = run.status
+    kind = run.config.kind
     return {
         "run": run.run_id,  # starts with the date and time it was created
         "status": run.state,
-        "preset": run.config.preset or "custom",
+        "preset": {"import": "imported", "fine-tune": "fine-tuned"}.get(kind)
+        or run.config.preset
+        or "custom",
         "test accuracy": status.test_accuracy,
-        "epochs": epochs_text(status, train.epochs),
-        "optimizer": train.optimizer,
-        "learning rate": train.learning_rate,
-        "schedule": train.lr_schedule,
-        "batch size": train.batch_size,
-        "train images": status.train_samples
-        or train.train_size
-        or TRAIN_IMAGES - train.validation_size,
-        "validation": train.validation_size,
-        "augment": train.augment,
-        "seed": train.seed,
+        "epochs": epochs_text(status, train.epochs) if train else None,
+        "optimizer": train.optimizer if train else None,
+        "learning rate": train.learning_rate if train else None,
+        "schedule": train.lr_schedule if train else None,
+        "batch size": train.batch_size if train else None,
+        "train images": (
+            status.train_samples or train.train_size or TRAIN_IMAGES - train.validation_size
+        )
+        if train
+        else None,
+        "validation": train.validation_size if train else None,
+        "augment": train.augment if train else None,
+        "seed": train.seed if train else None,
         "seconds": status.train_seconds,
     }
 

@@ -551,19 +551,68 @@ def _early_stopping_report(early, recorder: MetricsRecorder) -> dict:
     }
 
 
+FROZEN_BY_MODE = {
+    "head": "everything before the last layer",
+    "features": "the convolutional feature extractor",
+    "all": "nothing",
+}
+
+
+def freeze_for(model: keras.Model, mode: str) -> keras.Model:
+    """Set which layers of ``model`` learn in a fine-tune (``FinetuneConfig.mode``):
+    ``head``, only the last layer with weights; ``features``, every layer after the last one
+    whose output is still a feature map (4-D); ``all``, every layer."""
+    layers = model.layers
+    with_weights = [i for i, layer in enumerate(layers) if layer.weights]
+    if mode == "head":
+        first_learning = with_weights[-1] if with_weights else len(layers)
+    elif mode == "features":
+        maps = [i for i, layer in enumerate(layers) if len(layer.output.shape) == 4]
+        first_learning = maps[-1] + 1 if maps else 0
+    elif mode == "all":
+        first_learning = 0
+    else:
+        raise ValueError(f"unknown fine-tuning mode {mode!r}")
+    for i, layer in enumerate(layers):
+        layer.trainable = i >= first_learning
+    return model
+
+
+def _finetune_base(run_dir: Path, config: runs.RunConfig) -> keras.Model:
+    from mnist.models import load_model
+
+    return freeze_for(load_model(run_dir / runs.BASE_MODEL), config.finetune.mode)
+
+
 def _train(run_dir, config, status, stop, report, data_dir) -> None:
     tc = config.train
+    ft = config.finetune
     keras.utils.set_random_seed(tc.seed)  # per-thread Keras state: set where the work runs
     dataset = mnist_data.load(data_dir)
     split = dataset.split(tc.validation_size, tc.train_size, tc.seed)
-    steps_per_epoch = math.ceil(len(split.y_train) / tc.batch_size)
-    precision = resolve_precision(tc.precision)  # "auto": what this CPU computes quickly
-    model = compile_for_training(
-        build_model(config.model, precision=precision), tc, tc.epochs * steps_per_epoch
-    )
+    x_train, y_train = split.x_train, split.y_train
+    if ft is not None:
+        from mnist import finetune
+        from mnist.personal import Arrays
+
+        personal = Arrays.load(run_dir / runs.PERSONAL)
+        x_train, y_train = finetune.mix(
+            x_train, y_train, personal.x_train, personal.y_train, ft.personal_share, tc.seed
+        )
+    steps_per_epoch = math.ceil(len(y_train) / tc.batch_size)
+    if ft is None:
+        precision = resolve_precision(tc.precision)  # "auto": what this CPU computes quickly
+        model = build_model(config.model, precision=precision)
+    else:
+        model = _finetune_base(run_dir, config)
+        precision = model.dtype_policy.name
+        status.update(force=True, message="scoring the base model")
+        before_mnist = predict_probabilities(model, dataset.test_images)
+        before_personal = predict_probabilities(model, personal.x_test).argmax(axis=1)
+    model = compile_for_training(model, tc, tc.epochs * steps_per_epoch)
     train_ds = make_dataset(
-        split.x_train,
-        split.y_train,
+        x_train,
+        y_train,
         tc.batch_size,
         shuffle_seed=tc.seed,
         augment=tc.augment,
@@ -576,7 +625,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
         epochs=tc.epochs,
         steps_per_epoch=steps_per_epoch,
         batch_size=tc.batch_size,
-        train_samples=len(split.y_train),
+        train_samples=len(y_train),
         report=report,
     )
     guard = DivergenceGuard()
@@ -596,7 +645,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     status.update(
         force=True,
         message="training",
-        train_samples=len(split.y_train),
+        train_samples=len(y_train),
         validation_samples=len(split.y_val),
         params=model.count_params(),
         precision=precision,
@@ -631,7 +680,14 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     # The probabilities first: a run with evaluation.json has them too (the Evaluate page
     # reads both instead of scoring the model again).
     runs.save_probabilities(run_dir, probs)
-    runs.write_json_atomic(run_dir / runs.EVALUATION, evaluation.to_dict())
+    record = evaluation.to_dict()
+    if ft is not None:
+        after_personal = predict_probabilities(model, personal.x_test).argmax(axis=1)
+        before = evaluate_predictions(dataset.test_labels, before_mnist).accuracy
+        record["finetune"] = finetune.section(
+            personal.y_test, before_personal, after_personal, before, evaluation.accuracy
+        )
+    runs.write_json_atomic(run_dir / runs.EVALUATION, record)
     status.update(
         force=True,
         state=runs.STOPPED if stopper.stopped else runs.DONE,

@@ -1,8 +1,10 @@
 """Sketch: draw or upload a digit, see the 28×28 input the network gets and its answer."""
 
+import numpy as np
 import streamlit as st
 
 from mnist.ui import page_header, require_router
+from mnist.ui.digits_panel import save_box
 from mnist.ui.evaluate_panel import model_in_use
 from mnist.ui.sketch_panel import answer, drawing_canvas, network_input, read_upload
 
@@ -26,6 +28,7 @@ with draw:
         x = network_input(drawing, "canvas")
     with answer_col:
         answer(x, choice, "Draw a digit on the black square to see what the network thinks.")
+        save_box(x, drawing, "canvas")
 with upload:
     file_col, input_col, answer_col = st.columns([1.2, 0.8, 1.6], gap="medium")
     with file_col:
@@ -37,3 +40,4 @@ with upload:
         if image is not None and x is None:
             hint = "Try a photo of one digit, dark on light paper or light on dark."
         answer(x, choice, hint, "upload")
+        save_box(x, None if image is None else np.asarray(image.convert("RGB")), "upload")

@@ -14,22 +14,26 @@ from mnist.ui.state import ModelChoice, look_inside
 from mnist.ui.widgets import percent, show_error, to_display
 
 PREVIEW_SIDE = 280  # the canvas's size: an upload's preview matches it
-CANVAS_ID = "sketch.canvas_id"  # bumped by Clear: a fresh canvas
-DRAWING = "sketch.drawing"  # the last drawing: (the canvas's JSON, its RGBA image)
-MOUNTED = "sketch.mounted"  # the drawing the canvas was (re)created with on this visit
-STROKE = "sketch.stroke"
+# Session keys of a canvas, under its page's prefix ("sketch", "digits"):
+CANVAS_ID = "{}.canvas_id"  # bumped by Clear: a fresh canvas
+DRAWING = "{}.drawing"  # the last drawing: (the canvas's JSON, its RGBA image)
+MOUNTED = "{}.mounted"  # the drawing the canvas was (re)created with on this visit
+STROKE = "{}.stroke"
 
 
-def _clear() -> None:
-    st.session_state[CANVAS_ID] += 1
-    st.session_state[DRAWING] = None
+def clear_canvas(prefix: str = "sketch") -> None:
+    """A fresh, empty canvas (the Clear button; after a sample is saved)."""
+    st.session_state[CANVAS_ID.format(prefix)] = (
+        st.session_state.get(CANVAS_ID.format(prefix), 0) + 1
+    )
+    st.session_state[DRAWING.format(prefix)] = None
 
 
-def _remember_stroke() -> None:
-    st.session_state[STROKE] = st.session_state["sketch.stroke_w"]
+def _remember_stroke(prefix: str) -> None:
+    st.session_state[STROKE.format(prefix)] = st.session_state[f"{prefix}.stroke_w"]
 
 
-def drawing_canvas() -> np.ndarray | None:
+def drawing_canvas(prefix: str = "sketch") -> np.ndarray | None:
     """The black square to draw on; returns the drawing (RGBA) or None.
 
     The drawing outlives a page switch: the canvas is re-created with it (and its image is
@@ -37,15 +41,17 @@ def drawing_canvas() -> np.ndarray | None:
     """
     from streamlit_drawable_canvas import st_canvas  # only under `streamlit run`
 
-    st.session_state.setdefault(CANVAS_ID, 0)
-    st.session_state.setdefault(STROKE, 22)
-    st.session_state.setdefault(DRAWING, None)
-    key = f"sketch.canvas.{st.session_state[CANVAS_ID]}"
+    canvas_id, stroke = CANVAS_ID.format(prefix), STROKE.format(prefix)
+    last, mounted_key = DRAWING.format(prefix), MOUNTED.format(prefix)
+    st.session_state.setdefault(canvas_id, 0)
+    st.session_state.setdefault(stroke, 22)
+    st.session_state.setdefault(last, None)
+    key = f"{prefix}.canvas.{st.session_state[canvas_id]}"
     if key not in st.session_state:  # created on this visit: with the last drawing, if any
-        st.session_state[MOUNTED] = st.session_state[DRAWING]
-    mounted = st.session_state.get(MOUNTED)
+        st.session_state[mounted_key] = st.session_state[last]
+    mounted = st.session_state.get(mounted_key)
     result = st_canvas(
-        stroke_width=st.session_state[STROKE],
+        stroke_width=st.session_state[stroke],
         stroke_color="#FFFFFF",
         background_color="#000000",
         height=PREVIEW_SIDE,
@@ -59,11 +65,14 @@ def drawing_canvas() -> np.ndarray | None:
         "Hover the square for undo and redo. Its pencil button selects and moves strokes "
         "instead of drawing: leave it off to draw."
     )
-    st.session_state["sketch.stroke_w"] = st.session_state[STROKE]
-    st.slider("Stroke width", 8, 40, key="sketch.stroke_w", on_change=_remember_stroke)
-    st.button("Clear", icon=":material/ink_eraser:", on_click=_clear)
+    st.session_state[f"{prefix}.stroke_w"] = st.session_state[stroke]
+    st.slider(
+        "Stroke width", 8, 40, key=f"{prefix}.stroke_w", on_change=_remember_stroke, args=(prefix,)
+    )
+    st.button("Clear", icon=":material/ink_eraser:", on_click=clear_canvas, args=(prefix,),
+              key=f"{prefix}.clear")  # fmt: skip
     if result.image_data is not None:
-        st.session_state[DRAWING] = (result.json_data, result.image_data)
+        st.session_state[last] = (result.json_data, result.image_data)
         return result.image_data
     return mounted[1] if mounted else None  # nothing sent since it was re-created
 

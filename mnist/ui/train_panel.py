@@ -6,7 +6,7 @@ import streamlit as st
 
 from mnist import hardware, runs
 from mnist.charts import live_batch_chart, live_epoch_chart, metrics_frames
-from mnist.config import OPTIMIZERS, PRECISIONS, REFERENCES, SCHEDULES
+from mnist.config import FINETUNE_MODE_WORDS, OPTIMIZERS, PRECISIONS, REFERENCES, SCHEDULES
 from mnist.forms import all_train_images, train_form, train_from_form
 from mnist.ui.drafts import Draft, build_into
 from mnist.ui.state import (
@@ -260,6 +260,24 @@ def use_settings(run_id: str) -> None:
     st.toast(f"The Model and Training pages now hold run {run_id}'s settings.")
 
 
+def run_description(run: runs.Run) -> str:
+    """One line: the run's model and how it was trained, fine-tuned or imported."""
+    config = run.config
+    if config.imported:
+        return f"**Imported** model from {config.imported.get('source', 'a file')}"
+    resolved = run.status.precision
+    train = config.train.describe()
+    if config.train.precision == "auto" and resolved:
+        train += f" (here: {resolved})"
+    if config.finetune:
+        ft = config.finetune
+        return (
+            f"**Fine-tuned** from {ft.base} on {ft.personal_train} of your digits "
+            f"({ft.mode}: {FINETUNE_MODE_WORDS[ft.mode]}) · {train}"
+        )
+    return f"**{config.preset or 'custom'}** model · {train}"
+
+
 def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
     complete = [e for e in tail.epochs if e.complete]
     batches, epochs = metrics_frames(tail.batches, complete)
@@ -303,20 +321,21 @@ def _panel(run_id: str, interval: float | None) -> None:
     tail.poll()
     heading, action = st.columns([4, 1], vertical_alignment="bottom")
     heading.markdown(f"#### {STATE_ICONS.get(run.state, '')} Run {run.run_id} — {run.state}")
+    config = run.config
+    trained_here = config.kind == "train"
     action.button(
         "Use these settings",
         icon=":material/settings_backup_restore:",
         on_click=use_settings,
         args=(run.run_id,),
-        help="Load this run's model and training settings into the Model and Training pages.",
+        disabled=not trained_here,
+        help="Load this run's model and training settings into the Model and Training pages."
+        if trained_here
+        else f"This run is {'an imported model' if config.imported else 'a fine-tuning'}: "
+        "it has no Training-page settings to load.",
         key="train.reuse",
     )
-    resolved = run.status.precision
-    st.caption(
-        f"**{run.config.preset or 'custom'}** model · {run.config.train.describe()}"
-        + (f" (here: {resolved})" if run.config.train.precision == "auto" and resolved else ""),
-        help="The settings this run was started with (the form above is for the next run).",
-    )
+    st.caption(run_description(run), help="How this run's model came to be.")
     fraction, text = runs.progress(run.status)
     st.progress(fraction, text=text)
     if run.state == runs.FAILED:

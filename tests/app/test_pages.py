@@ -365,7 +365,7 @@ def _for_other_images(path):
     [
         (_damaged, "not a readable Keras model file"),
         (_diverged, "outputs are not finite numbers"),
-        (_for_other_images, "is a model for 32×32×3 inputs with 5 outputs"),
+        (_for_other_images, "this model takes 32×32×3 images and gives 5 outputs"),
     ],
     ids=["damaged", "diverged", "other-images"],
 )

@@ -413,4 +413,4 @@ def test_a_model_made_for_other_images_gets_one_sentence_and_exit_1(tmp_path):
         code, out, err = finish(cli(*argv, cwd=tmp_path))
         assert code == 1 and out == ""
         line = one_error_line(err)
-        assert "is a model for 32×32×3 inputs with 5 outputs" in line, line
+        assert "this model takes 32×32×3 images and gives 5 outputs" in line, line

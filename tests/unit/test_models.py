@@ -129,7 +129,7 @@ def test_a_model_for_other_inputs_is_refused_with_one_sentence(tmp_path):
         load_model(path)
     message = str(excinfo.value)
     assert message == (
-        f"{path} is a model for 32×32×3 inputs with 5 outputs; this app needs 28×28×1 "
+        f"{path}: this model takes 32×32×3 images and gives 5 outputs; this app needs 28×28×1 "
         "images in and 10 probabilities out"
     )
     assert "\x1b[" not in message and "\n" not in message  # no colours, one line

@@ -1,0 +1,411 @@
+"""The My digits page's parts: collect your handwriting, browse it, move it, fine-tune on it,
+and see whether that helped. Also the Sketch page's "save it as …" box."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mnist import NUM_CLASSES, finetune, runs
+from mnist.charts import personal_counts_chart
+from mnist.config import FINETUNE_MODE_WORDS, FINETUNE_MODES
+from mnist.personal import MIN_PER_DIGIT, PersonalError, PersonalSet
+from mnist.ui.sketch_panel import clear_canvas
+from mnist.ui.state import ModelChoice, select_run
+from mnist.ui.train_panel import run_panel
+from mnist.ui.widgets import keyed_to, show_error
+
+TARGET = "digits.target"  # the digit the page asks for
+ERROR = "digits.error"  # the last action's failure, shown once
+RUN = "digits.run"  # the fine-tuning run this session started last
+MODE = "digits.mode"
+EPOCHS = "digits.epochs"
+START_TOKEN = "digits.start_token"
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def personal_set() -> PersonalSet:
+    return PersonalSet()
+
+
+def _fail(message: object) -> None:
+    st.session_state[ERROR] = str(message)
+
+
+def show_last_error() -> None:
+    message = st.session_state.pop(ERROR, None)
+    if message:
+        show_error(message)
+
+
+def _next_target(samples: PersonalSet) -> int:
+    """The digit with the fewest samples (the smallest such digit)."""
+    return int(np.argmin(samples.counts().sum(axis=1)))
+
+
+# -- collect -------------------------------------------------------------------------------
+def _save(x: np.ndarray, digit: int, drawing: np.ndarray | None, prefix: str) -> None:
+    samples = personal_set()
+    try:
+        samples.add(x, digit, drawing)
+    except (OSError, PersonalError) as exc:
+        _fail(f"Could not save the sample: {exc}")
+        return
+    clear_canvas(prefix)
+    total = int(samples.counts()[digit].sum())
+    st.toast(
+        f"Saved as a {digit}: My digits has {total} {DIGIT_NAMES[digit]}{'s' * (total != 1)}.",
+        icon=":material/save:",
+    )
+    if prefix == "digits":
+        st.session_state[TARGET] = _next_target(samples)
+
+
+def target_digit() -> int:
+    """The digit to draw next: chosen by the person, else the one with the fewest samples."""
+    if st.session_state.get(TARGET) is None:
+        st.session_state[TARGET] = _next_target(personal_set())
+    st.segmented_control(
+        "Digit to draw",
+        list(range(NUM_CLASSES)),
+        key=TARGET,
+        help="The page picks the digit you have fewest of; choose another any time.",
+    )
+    if st.session_state.get(TARGET) is None:  # clicked the chosen one again: unselected
+        st.session_state[TARGET] = _next_target(personal_set())
+    return int(st.session_state[TARGET])
+
+
+def save_button(x: np.ndarray | None, digit: int, drawing: np.ndarray | None) -> None:
+    """Save the drawing as ``digit`` (disabled until there is something to save)."""
+    st.button(
+        f"Save as {digit}",
+        type="primary",
+        icon=":material/save:",
+        disabled=x is None,
+        on_click=_save,
+        args=(x, digit, drawing, "digits"),
+        help=None if x is not None else "Draw the digit first.",
+        key="digits.save",
+        width="stretch",
+    )
+
+
+def guess(choice: ModelChoice, x: np.ndarray | None, digit: int) -> None:
+    """What the model in use reads the drawing as: a hint of what fine-tuning should fix."""
+    if x is None:
+        return
+    from mnist.sketch import classify
+    from mnist.ui.loaders import model_for
+
+    try:
+        probs = classify(model_for(choice.key), x)
+    except ValueError as exc:
+        show_error(f"This model cannot be used: {exc}")
+        return
+    read = int(probs.argmax())
+    if read == digit:
+        st.caption(f"The model reads it as **{read}** ({probs[read]:.0%}): right already.")
+    else:
+        st.warning(
+            f"The model reads it as **{read}** ({probs[read]:.0%}), not {digit}: just the kind "
+            "of sample fine-tuning learns from.",
+            icon=":material/lightbulb:",
+        )
+
+
+def save_box(x: np.ndarray | None, drawing: np.ndarray | None, source: str) -> None:
+    """The Sketch page's offer: keep a misread drawing as a sample of the right digit."""
+    if x is None:
+        return
+    key = f"sketch.save_as.{source}"
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    digit = left.selectbox(
+        "Wrong answer? Save it to My digits as",
+        list(range(NUM_CLASSES)),
+        index=None,
+        placeholder="the digit you meant",
+        key=key,
+    )
+    right.button(
+        "Save",
+        icon=":material/save:",
+        disabled=digit is None,
+        on_click=_save,
+        args=(x, digit, drawing, "sketch" if source == "canvas" else source),
+        key=f"{key}.button",
+        width="stretch",
+    )
+
+
+def progress(samples: PersonalSet) -> None:
+    """Samples per digit against what fine-tuning needs, and what is still missing."""
+    st.altair_chart(personal_counts_chart(samples.counts(), MIN_PER_DIGIT), width="stretch")
+    st.caption(
+        f"Every fifth sample of each digit is held out: fine-tuning never trains on it, and it "
+        f"shows whether fine-tuning helped. At least {MIN_PER_DIGIT} of each digit are needed."
+    )
+
+
+# -- browse, delete, relabel, move ---------------------------------------------------------
+def _png_url(path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _delete(ids: list[str]) -> None:
+    samples = personal_set()
+    for sample_id in ids:
+        try:
+            samples.delete(sample_id)
+        except PersonalError as exc:
+            _fail(exc)
+    st.toast(f"Deleted {len(ids)} sample{'s' * (len(ids) > 1)}.", icon=":material/delete:")
+
+
+def _relabel(ids: list[str], key: str) -> None:
+    digit = st.session_state.get(key)
+    if digit is None:
+        return
+    samples = personal_set()
+    for sample_id in ids:
+        try:
+            samples.relabel(sample_id, digit)
+        except PersonalError as exc:
+            _fail(exc)
+    st.toast(f"Relabelled {len(ids)} as {digit}.", icon=":material/label:")
+
+
+def browse(samples: PersonalSet) -> None:
+    """Every sample, by digit: look, delete, relabel."""
+    found = samples.samples()
+    if not found:
+        st.caption("Your samples appear here once you save some.")
+        return
+    shown = st.segmented_control(
+        "Show", ["all"] + list(range(NUM_CLASSES)), default="all", key="digits.show"
+    )
+    rows = [s for s in found if shown in (None, "all") or s.digit == shown]
+    table = pd.DataFrame(
+        {
+            "sample": [_png_url(s.path) for s in rows],
+            "digit": [s.digit for s in rows],
+            "part": ["held out" if s.held_out else "train" for s in rows],
+            "saved": [pd.Timestamp(s.saved, unit="s") for s in rows],
+        }
+    )
+    event = st.dataframe(
+        table,
+        hide_index=True,
+        key=keyed_to("digits.table", [s.id for s in rows] + [s.digit for s in rows]),
+        on_select="rerun",
+        selection_mode="multi-row",
+        row_height=48,
+        column_config={
+            "sample": st.column_config.ImageColumn("sample", width="small"),
+            "digit": st.column_config.NumberColumn(width="small"),
+            "saved": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        },
+    )
+    chosen = [rows[i].id for i in (event or {}).get("selection", {}).get("rows", [])]
+    if not chosen:
+        st.caption("Select samples to delete them or give them another label.")
+        return
+    a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
+    a.button(
+        f"Delete {len(chosen)}",
+        icon=":material/delete:",
+        on_click=_delete,
+        args=(chosen,),
+        key="digits.delete",
+    )
+    relabel_key = "digits.relabel_to"
+    b.selectbox(
+        "Relabel as", list(range(NUM_CLASSES)), index=None, key=relabel_key, placeholder="digit"
+    )
+    c.button(
+        "Relabel",
+        icon=":material/label:",
+        on_click=_relabel,
+        args=(chosen, relabel_key),
+        disabled=st.session_state.get(relabel_key) is None,
+        key="digits.relabel",
+    )
+
+
+def _import(key: str) -> None:
+    upload = st.session_state.get(key)
+    if upload is None:
+        return
+    try:
+        report = personal_set().import_zip(upload.getvalue())
+    except PersonalError as exc:
+        _fail(f"{upload.name}: {exc}")
+        return
+    st.toast(
+        f"Added {report.added} sample{'s' * (report.added != 1)}"
+        + (f" ({report.already_there} already here)" if report.already_there else "")
+        + ".",
+        icon=":material/upload:",
+    )
+
+
+def move(samples: PersonalSet) -> None:
+    """Download the set as a zip; add the samples of a zip."""
+    left, right = st.columns(2)
+    root = samples.root
+    left.download_button(
+        "Download your digits (.zip)",
+        data=lambda: PersonalSet(root).to_zip(),  # made when clicked, not on every rerun
+        file_name="my-digits.zip",
+        mime="application/zip",
+        icon=":material/download:",
+        on_click="ignore",
+        disabled=not samples.samples(),
+    )
+    key = "digits.upload"
+    with right:
+        st.file_uploader("Add digits from a zip made here", type=["zip"], key=key)
+        st.button(
+            "Add them",
+            icon=":material/upload:",
+            on_click=_import,
+            args=(key,),
+            disabled=st.session_state.get(key) is None,
+            key="digits.import",
+        )
+    st.caption(f"Stored in `{root}` — they stay when you reload, switch pages or restart.")
+
+
+# -- fine-tune -----------------------------------------------------------------------------
+def _start(choice: ModelChoice, token: int) -> None:
+    if token != st.session_state.get(START_TOKEN, 0):
+        return  # a second click on the same start
+    st.session_state[START_TOKEN] = token + 1
+    mode = st.session_state[MODE]
+    try:
+        base = finetune.resolve_base(run_id=choice.run_id)  # None: the bundled model
+        train = finetune.default_train(mode, epochs=st.session_state[EPOCHS])
+        path = finetune.create_finetune_run(base, personal_set(), mode, train)
+        runs.launch(path)
+    except (OSError, PersonalError, runs.RunError, ValueError) as exc:
+        _fail(f"Could not start fine-tuning: {exc}")
+        return
+    st.session_state[RUN] = path.name
+    st.toast(f"Fine-tuning run {path.name} started.", icon=":material/play_arrow:")
+
+
+def _stop(run_id: str) -> None:
+    try:
+        runs.request_stop(runs.find_run(run_id).path)
+    except runs.RunError as exc:
+        _fail(exc)
+
+
+def latest_finetune(all_runs: list[runs.Run]) -> runs.Run | None:
+    """This session's last fine-tuning run, else the newest one in the runs folder."""
+    tuned = [r for r in all_runs if r.config.finetune is not None]
+    mine = st.session_state.get(RUN)
+    return next((r for r in tuned if r.run_id == mine), tuned[0] if tuned else None)
+
+
+def finetune_controls(choice: ModelChoice, samples: PersonalSet, run: runs.Run | None) -> None:
+    """Mode, epochs, Start and Stop."""
+    st.session_state.setdefault(MODE, "features")
+    st.session_state.setdefault(EPOCHS, finetune.EPOCHS)
+    st.session_state.setdefault(START_TOKEN, 0)
+    st.radio(
+        "What learns",
+        FINETUNE_MODES,
+        key=MODE,
+        format_func=lambda m: f"{m} — {FINETUNE_MODE_WORDS[m]}",
+    )
+    st.slider("Epochs", 1, 30, key=EPOCHS)
+    st.caption(
+        f"Each epoch mixes your training samples (augmented, a quarter of the images) with "
+        f"{finetune.REPLAY_IMAGES:,} MNIST images, so the model learns your hand without "
+        f"forgetting MNIST. Starts from **{choice.label}**."
+    )
+    problem = finetune.readiness(samples)
+    if problem:
+        st.info(problem, icon=":material/draw:")
+    live = run is not None and run.is_live
+    left, right = st.columns(2)
+    left.button(
+        "Fine-tune",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=bool(problem) or live,
+        on_click=_start,
+        args=(choice, st.session_state[START_TOKEN]),
+        help="Disabled while a fine-tuning run is live." if live else None,
+        key="digits.start",
+        width="stretch",
+    )
+    if live:
+        right.button(
+            "Stop",
+            icon=":material/stop:",
+            on_click=_stop,
+            args=(run.run_id,),
+            key="digits.stop",
+            width="stretch",
+        )
+
+
+def watch(run: runs.Run | None) -> None:
+    """The fine-tuning run's live panel (the Training page's)."""
+    if run is not None:
+        run_panel(run)
+
+
+def results(run: runs.Run | None) -> None:
+    """Before and after: your held-out digits, per digit, and the MNIST test images."""
+    if run is None or run.is_live:
+        return
+    evaluation = run.evaluation() or {}
+    if "finetune" not in evaluation:
+        return
+    result = finetune.comparison(evaluation["finetune"])
+    st.subheader("Did it help?")
+    a, b = st.columns(2)
+    a.metric(
+        f"Your {result.count} held-out digits",
+        f"{result.personal_after:.0%}",
+        f"{(result.personal_after - result.personal_before) * 100:+.0f} points "
+        f"(was {result.personal_before:.0%})",
+        help="Samples fine-tuning never trained on: the 5th, 10th, … of each digit you saved.",
+    )
+    b.metric(
+        "MNIST's 10,000 test images",
+        f"{result.mnist_after:.2%}",
+        f"{(result.mnist_after - result.mnist_before) * 100:+.2f} points "
+        f"(was {result.mnist_before:.2%})",
+        help="Whether the model kept what it knew.",
+    )
+    table = pd.DataFrame(
+        [
+            {
+                "digit": r["digit"],
+                "held out": r["samples"],
+                "right before": f"{r['before']}/{r['samples']}",
+                "right after": f"{r['after']}/{r['samples']}",
+            }
+            for r in result.per_digit
+        ]
+    )
+    st.dataframe(table, hide_index=True)
+    st.button(
+        "Use the fine-tuned model for Evaluate, Sketch and Inside",
+        icon=":material/check:",
+        on_click=_use,
+        args=(run.run_id,),
+        key="digits.use",
+    )
+
+
+def _use(run_id: str) -> None:
+    select_run(run_id)
+    st.toast(f"Evaluate, Sketch and Inside now use run {run_id}.", icon=":material/check:")

@@ -1,0 +1,57 @@
+"""My digits: teach the network your handwriting — collect samples, fine-tune, compare."""
+
+import streamlit as st
+
+from mnist import runs
+from mnist.ui import page_header, require_router
+from mnist.ui.digits_panel import (
+    browse,
+    finetune_controls,
+    guess,
+    latest_finetune,
+    move,
+    personal_set,
+    progress,
+    results,
+    save_button,
+    show_last_error,
+    target_digit,
+    watch,
+)
+from mnist.ui.evaluate_panel import model_in_use
+from mnist.ui.sketch_panel import drawing_canvas, network_input
+
+require_router("pages/digits.py")
+
+page_header(
+    "My digits",
+    "Teach the network your own handwriting: draw each digit a few times, fine-tune the model "
+    "on them, and see whether it reads you better — without forgetting MNIST.",
+)
+choice = model_in_use(" — the model fine-tuning starts from (choose another in the run history).")
+show_last_error()
+samples = personal_set()
+
+st.subheader("1. Draw your digits")
+digit = target_digit()
+canvas_col, input_col, save_col = st.columns([1.2, 0.8, 1.2], gap="medium")
+with canvas_col:
+    st.markdown(f"#### Draw a **{digit}**")
+    drawing = drawing_canvas("digits")
+with input_col:
+    x = network_input(drawing, "canvas")
+with save_col:
+    save_button(x, digit, drawing)
+    guess(choice, x, digit)
+    progress(samples)
+
+st.subheader("2. Your samples")
+browse(samples)
+move(samples)
+
+st.subheader("3. Fine-tune")
+all_runs, _ = runs.list_runs()
+run = latest_finetune(all_runs)
+finetune_controls(choice, samples, run)
+watch(run)
+results(run)
