@@ -70,8 +70,7 @@ def without_augmentation(model: keras.Model) -> keras.Model:
     found = [layer for layer in model.layers if type(layer).__name__ in _AUGMENTING]
     if not found:
         return model
-    chain = all(len(getattr(layer, "_inbound_nodes", [None])) <= 1 for layer in model.layers)
-    if not chain:
+    if not _is_chain(model):
         raise ExportError(
             f"the model has augmentation layers ({', '.join(layer.name for layer in found)}) "
             "inside a graph that is not a chain of layers; export it without them"
@@ -83,6 +82,22 @@ def without_augmentation(model: keras.Model) -> keras.Model:
             continue
         x = layer(x)
     return keras.Model(inputs, x, name=model.name)
+
+
+def _is_chain(model: keras.Model) -> bool:
+    """Whether each layer takes the output of the one before it (and nothing else)."""
+    if isinstance(model, keras.Sequential):
+        return True
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    try:
+        previous = model.inputs[0]
+        for layer in layers:
+            if len(model.inputs) != 1 or layer.input is not previous:
+                return False
+            previous = layer.output
+    except (AttributeError, ValueError):  # a layer used more than once has no single input
+        return False
+    return True
 
 
 def _write(model: keras.Model, fmt: str, dest: Path) -> None:

@@ -187,7 +187,7 @@ def browse(samples: PersonalSet) -> None:
     shown = st.segmented_control(
         "Show", ["all"] + list(range(NUM_CLASSES)), default="all", key="digits.show"
     )
-    rows = [s for s in found if shown in (None, "all") or s.digit == shown]
+    rows = [s for s in reversed(found) if shown in (None, "all") or s.digit == shown]
     table = pd.DataFrame(
         {
             "sample": [_png_url(s.path) for s in rows],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict
 
 import pandas as pd
@@ -17,7 +18,7 @@ from mnist.ui.state import (
     select_run,
 )
 from mnist.ui.train_panel import WATCHED
-from mnist.ui.widgets import keyed_to
+from mnist.ui.widgets import keyed_to, show_error
 
 HISTORY = "train.history"
 # While a run is live the history (states, accuracies) refreshes every 6 s: the panel above
@@ -72,7 +73,7 @@ def _delete(run_ids: list[str]) -> None:
 
 
 def _actions(chosen: list[runs.Run]) -> None:
-    a, b, c = st.columns(3)
+    a, b, c, d = st.columns(4)
     one = chosen[0] if len(chosen) == 1 else None
     no_model = one is not None and one.model_path is None
     a.button(
@@ -92,11 +93,14 @@ def _actions(chosen: list[runs.Run]) -> None:
         on_click=_watch,
         args=(one.run_id if one else None,),
     )
+    if one is not None and not no_model:
+        with c:
+            _exports(one)
     label = f"Delete {len(chosen)} run{'s' * (len(chosen) > 1)}"
     if any(r.is_live for r in chosen):
-        c.button(label, icon=":material/delete:", disabled=True, help="Stop a live run first.")
+        d.button(label, icon=":material/delete:", disabled=True, help="Stop a live run first.")
         return
-    with c.popover(label, icon=":material/delete:"):
+    with d.popover(label, icon=":material/delete:"):
         names = ", ".join(r.run_id for r in chosen)
         st.markdown(f"Delete {names}: its folder, model and charts? This cannot be undone.")
         st.button(
@@ -105,6 +109,83 @@ def _actions(chosen: list[runs.Run]) -> None:
             icon=":material/delete_forever:",
             on_click=_delete,
             args=([r.run_id for r in chosen],),
+        )
+
+
+EXPORTS = {  # format → button label
+    "keras": "Keras (.keras)",
+    "saved_model": "TensorFlow SavedModel",
+    "onnx": "ONNX (.onnx)",
+    "litert": "LiteRT (.tflite)",
+}
+
+
+def _export_zip(run_dir: str, fmt: str) -> bytes:
+    """The export and its model card, zipped; made when the button is pressed."""
+    from mnist import export
+
+    run = runs.load_run(run_dir)
+    archive, _ = export.export_archive(run.model_path, fmt, export.model_card(run.model_path, run))
+    return archive
+
+
+def _exports(run: runs.Run) -> None:
+    with st.popover("Export the model", icon=":material/ios_share:"):
+        st.caption(
+            "Each export is loaded in its own runtime and checked against Keras on 1,000 test "
+            "images before you get it (a few seconds), with a model card."
+        )
+        for fmt, label in EXPORTS.items():
+            st.download_button(
+                label,
+                data=functools.partial(_export_zip, str(run.path), fmt),
+                file_name=f"run-{run.run_id}-{fmt}.zip",
+                mime="application/zip",
+                icon=":material/download:",
+                on_click="ignore",
+                key=f"train.export.{fmt}",
+            )
+
+
+IMPORT, IMPORT_ERROR = "train.import", "train.import_error"
+
+
+def _import() -> None:
+    upload = st.session_state.get(IMPORT)
+    if upload is None:
+        return
+    from mnist import export
+
+    try:
+        path = export.import_model(upload.getvalue(), name=upload.name)
+    except (OSError, export.ExportError) as exc:
+        st.session_state[IMPORT_ERROR] = str(exc)
+        return
+    st.session_state[WATCHED] = path.name
+    st.toast(f"Imported {upload.name} as run {path.name}.", icon=":material/upload:")
+
+
+def import_box() -> None:
+    """Upload a .keras model: it becomes a run, usable by every page."""
+    with st.expander("Import a model (.keras)", icon=":material/upload_file:"):
+        st.file_uploader(
+            "A Keras 3 model that takes 28×28×1 images and gives 10 probabilities",
+            type=["keras"],
+            key=IMPORT,
+        )
+        st.button(
+            "Import",
+            icon=":material/upload:",
+            on_click=_import,
+            disabled=st.session_state.get(IMPORT) is None,
+            key="train.import_button",
+        )
+        error = st.session_state.pop(IMPORT_ERROR, None)
+        if error:
+            show_error(f"This model cannot be imported: {error}")
+        st.caption(
+            "Loaded in Keras's safe mode (no code from the file runs), scored on the 10,000 "
+            "test images, then listed above like a trained run."
         )
 
 
@@ -128,6 +209,8 @@ def _history() -> None:
         return
     table = pd.DataFrame([runs.history_row(r) for r in all_runs])
     table[NUMBERS] = table[NUMBERS].astype(float)
+    words = ["epochs", "optimizer", "schedule"]
+    table[words] = table[words].fillna("–")  # an imported model was not trained here
     table["test accuracy"] *= 100  # shown as 91.61%
     event = st.dataframe(
         table,
@@ -153,3 +236,4 @@ def run_history(any_live: bool) -> None:
     """The table of runs, re-read from disk (every few seconds while a run is live)."""
     st.subheader("Run history")
     st.fragment(run_every=REFRESH_SECONDS if any_live else None)(_history)()
+    import_box()

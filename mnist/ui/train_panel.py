@@ -282,7 +282,9 @@ def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
     complete = [e for e in tail.epochs if e.complete]
     batches, epochs = metrics_frames(tail.batches, complete)
     if batches.empty:
-        if run.is_live:
+        if run.config.imported:
+            st.caption("Trained elsewhere and imported: there are no training curves here.")
+        elif run.is_live:
             st.info("The charts appear with the first batch.", icon=":material/hourglass_top:")
         else:
             reason = run.status.message or run.status.error or "no batches"

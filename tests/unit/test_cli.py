@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from mnist import DEFAULT_MODEL as DEFAULT_MODEL_PATH
 from mnist import runs
 from mnist.__main__ import main
 from tests.conftest import ROOT
@@ -198,3 +199,94 @@ def test_export_writes_a_smaller_inference_copy_and_its_summary(trained_run):
     assert meta["run_id"] == summary["run_id"] and meta["test_accuracy"] == summary["test_accuracy"]
     assert meta["command"].startswith("python -m mnist train --preset codelab")
     assert meta["config"]["preset"] == "codelab"
+
+
+# -- issue 14: digits, finetune, export, import ----------------------------------------------
+def _samples_zip(tmp_path, per_digit: int) -> Path:
+    from mnist.personal import PersonalSet
+
+    samples = PersonalSet(tmp_path / "made")
+    for d in range(10):
+        for _ in range(per_digit):
+            x = np.zeros((28, 28), np.uint8)
+            x[5 + d : 20, 10:18] = 255
+            samples.add(x, d)
+    path = tmp_path / "digits.zip"
+    path.write_bytes(samples.to_zip())
+    return path
+
+
+def test_digits_import_list_export_from_another_folder(tmp_path):
+    archive = _samples_zip(tmp_path, 2)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNIST_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "mnist", "digits", "import", str(archive)],
+        cwd=elsewhere, capture_output=True, text=True, timeout=120,
+        env={**env, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == f"added 20 samples to {elsewhere / 'runs' / 'personal'}"
+    listing = run_cli("digits", "list", "--samples", str(elsewhere / "runs" / "personal"))
+    assert listing.returncode == 0
+    assert "    7      2         0" in listing.stdout
+    assert "Fine-tuning needs at least 5 samples of every digit" in listing.stdout
+    out = tmp_path / "again.zip"
+    exported = run_cli(
+        "digits", "export", str(out), "--samples", str(elsewhere / "runs" / "personal")
+    )
+    assert exported.returncode == 0 and out.read_bytes()[:2] == b"PK"
+
+
+R = "{runs}"  # replaced by a fresh folder of the test's own
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("digits", "import", "README.md", "--samples", R), ("README.md is not a zip file",)),
+        (("digits", "import", "no.zip", "--samples", R), ("no.zip: no such file",)),
+        (("export", "--format", "onnx", "--out", "m.tflite"), ("is a file ending in .onnx",)),
+        (("export", "--format", "tar", "--out", "x"), ("invalid choice: 'tar'",)),
+        (("import", "README.md", "--runs-dir", R), ("README.md is not a Keras 3 model file",)),
+        (("finetune", "--base", "no.keras", "--runs-dir", R), ("--base no.keras: no such",)),
+        (("finetune", "--mode", "wings"), ("invalid choice: 'wings'",)),
+    ],
+    ids=["not-zip", "no-zip", "suffix", "format", "import-not-keras", "no-base", "mode"],
+)
+def test_new_commands_say_one_line(args, fragments, tmp_path):
+    folder = tmp_path / "r"
+    result = run_cli(*(str(folder) if a == R else a for a in args))
+    assert result.returncode in (1, 2), result
+    assert_one_line_error(result.stderr, *fragments)
+    assert not folder.exists() or not list(folder.iterdir())  # nothing made
+
+
+def test_finetune_on_too_few_digits_says_how_many_more(tmp_path):
+    archive = _samples_zip(tmp_path, 3)
+    samples = tmp_path / "mine"
+    assert run_cli("digits", "import", str(archive), "--samples", str(samples)).returncode == 0
+    result = run_cli("finetune", "--samples", str(samples), "--runs-dir", str(tmp_path / "runs"))
+    assert result.returncode == 1
+    assert_one_line_error(result.stderr, "20 more to go", "2 more 0s", "2 more 9s")
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_export_and_import_on_the_command_line(tmp_path):
+    out = tmp_path / "digits.onnx"
+    exported = run_cli("export", "--format", "onnx", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stderr == ""  # no library noise
+    assert exported.stdout.startswith(f"exported {out} (onnx; its probabilities differ")
+    assert out.is_file() and (tmp_path / "digits.md").is_file()
+    imported = run_cli(
+        "import", str(DEFAULT_MODEL_PATH), "--runs-dir", str(tmp_path / "runs"), "--json"
+    )
+    assert imported.returncode == 0, imported.stderr
+    record = json.loads(imported.stdout)
+    assert record["kind"] == "import" and record["test_accuracy"] == pytest.approx(0.9972)
+    listing = run_cli("runs", "list", "--runs-dir", str(tmp_path / "runs"))
+    assert f"{record['run_id']}  done      imported       –    99.72%" in listing.stdout
+    evaluated = run_cli("evaluate", "--run", record["run_id"], "--runs-dir", str(tmp_path / "runs"))
+    assert evaluated.returncode == 0 and "test accuracy: 99.72%" in evaluated.stdout
