@@ -288,7 +288,11 @@ def build_parser() -> Parser:
     )
     _model_options(export)
     export.add_argument(
-        "--format", required=True, choices=("keras", "saved_model", "onnx", "litert")
+        "--format",
+        required=True,
+        choices=("keras", "saved_model", "onnx", "litert"),
+        help="keras: a .keras file without optimizer state; saved_model: a TensorFlow "
+        "SavedModel folder; onnx: ONNX through tf2onnx; litert: a .tflite file",
     )
     export.add_argument(
         "--out",

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mnist import runs
-from mnist.config import ConvBlock, ModelConfig, TrainConfig
+from mnist.config import ConvBlock, FinetuneConfig, ModelConfig, TrainConfig
 from mnist.records import (
     BatchRecord,
     EpochRecord,
@@ -23,7 +23,8 @@ DOC = (ROOT / "docs" / "run-folder.md").read_text()
 
 
 @pytest.mark.parametrize(
-    "cls", [RunStatus, BatchRecord, EpochRecord, ModelConfig, TrainConfig, ConvBlock]
+    "cls",
+    [RunStatus, BatchRecord, EpochRecord, ModelConfig, TrainConfig, ConvBlock, FinetuneConfig],
 )
 def test_the_format_page_names_every_field(cls):
     for field in dataclasses.fields(cls):
@@ -34,7 +35,10 @@ def test_the_format_page_names_every_field(cls):
 
 def test_the_format_page_names_every_config_key():
     config = runs.RunConfig(ModelConfig(), TrainConfig(), "fast", 1.0, runs.provenance("x"))
-    for key in config.to_dict():
+    tuned = runs.RunConfig(
+        None, TrainConfig(), None, 1.0, {}, FinetuneConfig(base="x", base_sha256="0"), {"a": 1}
+    )
+    for key in {**config.to_dict(), **tuned.to_dict()}:
         assert f"`{key}`" in DOC, key
     for key in config.provenance:
         assert f"`{key}`" in DOC, key
