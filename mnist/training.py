@@ -551,13 +551,6 @@ def _early_stopping_report(early, recorder: MetricsRecorder) -> dict:
     }
 
 
-FROZEN_BY_MODE = {
-    "head": "everything before the last layer",
-    "features": "the convolutional feature extractor",
-    "all": "nothing",
-}
-
-
 def freeze_for(model: keras.Model, mode: str) -> keras.Model:
     """Set which layers of ``model`` learn in a fine-tune (``FinetuneConfig.mode``):
     ``head``, only the last layer with weights; ``features``, every layer after the last one

@@ -12,7 +12,7 @@ import streamlit as st
 from mnist import NUM_CLASSES, finetune, runs
 from mnist.charts import personal_counts_chart
 from mnist.config import FINETUNE_MODE_WORDS, FINETUNE_MODES
-from mnist.personal import MIN_PER_DIGIT, PersonalError, PersonalSet
+from mnist.personal import MAX_ZIP_BYTES, MIN_PER_DIGIT, PersonalError, PersonalSet
 from mnist.ui.sketch_panel import clear_canvas
 from mnist.ui.state import ModelChoice, select_run
 from mnist.ui.train_panel import run_panel
@@ -47,14 +47,16 @@ def _next_target(samples: PersonalSet) -> int:
 
 
 # -- collect -------------------------------------------------------------------------------
-def _save(x: np.ndarray, digit: int, drawing: np.ndarray | None, prefix: str) -> None:
+def _save(x: np.ndarray, digit: int, drawing: np.ndarray | None, prefix: str | None) -> None:
+    """Save a sample; then a fresh canvas (the one under ``prefix``, if any)."""
     samples = personal_set()
     try:
         samples.add(x, digit, drawing)
     except (OSError, PersonalError) as exc:
         _fail(f"Could not save the sample: {exc}")
         return
-    clear_canvas(prefix)
+    if prefix:
+        clear_canvas(prefix)
     total = int(samples.counts()[digit].sum())
     st.toast(
         f"Saved as a {digit}: My digits has {total} {DIGIT_NAMES[digit]}{'s' * (total != 1)}.",
@@ -135,7 +137,7 @@ def save_box(x: np.ndarray | None, drawing: np.ndarray | None, source: str) -> N
         icon=":material/save:",
         disabled=digit is None,
         on_click=_save,
-        args=(x, digit, drawing, "sketch" if source == "canvas" else source),
+        args=(x, digit, drawing, "sketch" if source == "canvas" else None),
         key=f"{key}.button",
         width="stretch",
     )
@@ -267,7 +269,12 @@ def move(samples: PersonalSet) -> None:
     )
     key = "digits.upload"
     with right:
-        st.file_uploader("Add digits from a zip made here", type=["zip"], key=key)
+        st.file_uploader(
+            "Add digits from a zip made here",
+            type=["zip"],
+            key=key,
+            max_upload_size=MAX_ZIP_BYTES // 2**20,
+        )
         st.button(
             "Add them",
             icon=":material/upload:",

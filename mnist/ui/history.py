@@ -172,6 +172,7 @@ def import_box() -> None:
             "A Keras 3 model that takes 28×28×1 images and gives 10 probabilities",
             type=["keras"],
             key=IMPORT,
+            max_upload_size=200,  # MB: mnist.export.MAX_IMPORT_BYTES (without loading TensorFlow)
         )
         st.button(
             "Import",

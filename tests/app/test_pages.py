@@ -441,3 +441,54 @@ def test_a_mistake_on_evaluate_opens_inside_on_that_digit():
     assert at.session_state["inside.input"] == {"kind": "test", "index": index}
     text = " ".join(m.value for m in at.markdown)
     assert f"The network answers **{predicted}**" in text and f"wrong, it is a {true}" in text
+
+
+# -- My digits (issue 14) ------------------------------------------------------------------
+def test_my_digits_saves_a_drawing_and_asks_for_the_next_digit(runs_dir):
+    from mnist.personal import PersonalSet
+
+    at = open_page("digits")
+    assert at.segmented_control(key="digits.target").value == 0
+    assert any("Fine-tuning needs at least 5" in i.value for i in at.info)
+    assert at.button(key="digits.save").disabled  # nothing drawn yet
+    at.session_state["digits.canvas.0"] = _canvas_drawing(
+        lambda d: d.ellipse([80, 40, 200, 240], outline="white", width=22)
+    )
+    at.run()
+    assert not at.button(key="digits.save").disabled
+    at.button(key="digits.save").click().run()
+    assert not at.exception, at.exception
+    (sample,) = PersonalSet(runs_dir / "personal").samples()
+    assert sample.digit == 0 and not sample.held_out
+    assert at.segmented_control(key="digits.target").value == 1  # the next digit to draw
+    assert at.button(key="digits.save").disabled  # a fresh canvas
+    assert "digits.canvas.1" in at.session_state or at.session_state["digits.canvas_id"] == 1
+
+
+def test_my_digits_fine_tunes_once_ready(runs_dir, tmp_path):
+    import numpy as np
+
+    from mnist.personal import PersonalSet
+
+    samples = PersonalSet(runs_dir / "personal")
+    for d in range(10):
+        for _ in range(5):
+            x = np.zeros((28, 28), np.uint8)
+            x[4 + d : 22, 9:19] = 255
+            samples.add(x, d)
+    at = open_page("digits")
+    assert not any("Fine-tuning needs" in i.value for i in at.info)
+    at.radio(key="digits.mode").set_value("head").run()
+    at.button(key="digits.start").click().run()
+    assert not at.exception, at.exception
+    (run,) = runs.list_runs()[0]
+    try:
+        assert run.config.finetune.mode == "head"
+        assert run.config.finetune.samples_fingerprint == samples.fingerprint()
+        assert run.config.finetune.base == "the bundled model"
+        assert (run.path / runs.BASE_MODEL).read_bytes() == DEFAULT_MODEL.read_bytes()
+        assert any(f"Run {run.run_id}" in m.value for m in at.markdown)
+        assert at.button(key="digits.start").disabled  # one fine-tune at a time
+    finally:
+        runs.request_stop(run.path)
+        wait_for(lambda: not runs.load_run(run.path).is_live, 300, what="the run to stop")

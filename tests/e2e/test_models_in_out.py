@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -62,6 +64,10 @@ def test_import_a_model_evaluate_it_and_download_every_export(page, server, tmp_
     }
     for fmt, model_file in expected.items():
         page.get_by_role("button", name="Export the model").click()
+        shots = os.environ.get("MNIST_SCREENSHOTS")
+        if shots and fmt == "keras":
+            wait_idle(page)
+            page.screenshot(path=str(Path(shots) / "export.png"))
         with page.expect_download(timeout=300_000) as info:
             page.locator(f".st-key-train-export-{fmt} button").click()
         path = tmp_path / f"{fmt}.zip"

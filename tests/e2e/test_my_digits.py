@@ -5,7 +5,9 @@ worth of page switches; Sketch's "save it as" adds to the same set."""
 from __future__ import annotations
 
 import math
+import os
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -104,6 +106,12 @@ def test_collect_every_digit_fine_tune_and_compare(page, server):
     mnist = shown.filter(has_text="10,000 test images").locator("[data-testid='stMetricValue']")
     expect(mnist).to_have_text(f"{result.mnist_after:.2%}")
     expect(page.get_by_text(f"was {result.personal_before:.0%}")).to_be_visible()
+    shots = os.environ.get("MNIST_SCREENSHOTS")  # docs/screenshots: the README's pictures
+    if shots:
+        page.set_viewport_size({"width": 1400, "height": 3400})
+        wait_idle(page)
+        page.screenshot(path=str(Path(shots) / "digits.png"))
+        page.set_viewport_size({"width": 1400, "height": 1000})
 
     # Use it: Evaluate names the fine-tuned run; coming back shows the same figures.
     page.get_by_role("button", name="Use the fine-tuned model").click()
@@ -133,3 +141,43 @@ def test_sketch_saves_a_misread_drawing_to_my_digits(page, server):
     (new,) = [s for s in samples.samples() if s.id not in ids]
     assert new.digit == 1  # saved under the label the person chose, not the answer
     assert exceptions(page) == []
+
+
+def test_saved_digits_survive_a_server_restart(browser, tmp_path):
+    """Save a digit on one server, kill it outright, and find it on a new server."""
+    from benchmarks.dashboard import Dashboard
+    from mnist.personal import PersonalSet
+
+    folder = tmp_path / "runs"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    first = Dashboard(folder)
+    try:
+        first.wait_healthy()
+        open_page(page, first, "digits")
+        _draw(page, _asked(page), 0)
+        expect(page.get_by_text("28×28: cropped to the ink")).to_be_visible()
+        wait_idle(page)
+        save = page.locator(".st-key-digits-save button").first
+        expect(save).to_be_enabled()
+        save.click()
+        wait_until(lambda: PersonalSet(folder / "personal").samples(), 60, "the sample on disk")
+    finally:
+        first.proc.kill()  # no clean shutdown
+        first.proc.wait()
+        first.close()
+    (saved,) = PersonalSet(folder / "personal").samples()
+    second = Dashboard(folder)
+    try:
+        second.wait_healthy()
+        open_page(page, second, "digits")
+        expect(
+            page.get_by_text("1 more to go").or_(page.get_by_text("49 more to go"))
+        ).to_be_visible()
+        grid = page.locator("[data-testid='stDataFrame']").first
+        expect(grid).to_be_visible()
+        assert PersonalSet(folder / "personal").samples() == [saved]
+        assert exceptions(page) == []
+    finally:
+        second.close()
+        context.close()
