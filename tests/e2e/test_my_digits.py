@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import exceptions, go, open_page, stop_all_runs, wait_idle, wait_until
@@ -180,4 +181,62 @@ def test_saved_digits_survive_a_server_restart(browser, tmp_path):
         assert exceptions(page) == []
     finally:
         second.close()
+        context.close()
+
+
+def test_browse_relabel_delete_and_move_samples_as_a_zip(browser, tmp_path):
+    from benchmarks.dashboard import Dashboard
+    from mnist.personal import PersonalSet
+
+    folder = tmp_path / "runs"
+    samples = PersonalSet(folder / "personal")
+    ones = [samples.add(np.rot90(np.eye(28, dtype=np.uint8) * 255), 1) for _ in range(3)]
+    four = samples.add(np.eye(28, dtype=np.uint8) * 255, 4)
+    context = browser.new_context(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
+    page = context.new_page()
+    server = Dashboard(folder)
+    try:
+        server.wait_healthy()
+        open_page(page, server, "digits")
+        page.locator(".st-key-digits-show").get_by_role("radio", name="1", exact=True).click()
+        wait_idle(page)
+        grid = page.locator("[data-testid='stDataFrame']").first
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 14, box["y"] + 35 + 24)  # the first row's checkbox
+        relabel = page.get_by_role("combobox", name="Relabel as")
+        expect(relabel).to_be_visible()
+        relabel.click()
+        page.get_by_role("option", name="7", exact=True).click()
+        page.locator(".st-key-digits-relabel button").first.click()
+        wait_until(lambda: samples.counts()[7].sum() == 1, 60, "the relabel on disk")
+        assert samples.counts()[1].sum() == 2
+        wait_idle(page)
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 14, box["y"] + 35 + 24)
+        page.locator(".st-key-digits-delete button").first.click()
+        wait_until(lambda: samples.counts()[1].sum() == 1, 60, "the delete on disk")
+        left = {s.id for s in samples.samples()}
+        assert len(left) == 3 and four.id in left and len(left & {s.id for s in ones}) == 2
+
+        with page.expect_download(timeout=120_000) as info:
+            page.get_by_role("button", name="Download your digits (.zip)").click()
+        archive = tmp_path / "mine.zip"
+        info.value.save_as(archive)
+        other = PersonalSet(tmp_path / "elsewhere")
+        assert other.import_zip(archive).added == 3 and other.fingerprint() == samples.fingerprint()
+
+        for s in samples.samples():
+            samples.delete(s.id)
+        page.reload()
+        page.wait_for_selector("h1")
+        wait_idle(page)
+        page.locator(".st-key-digits-upload input[type='file']").set_input_files(str(archive))
+        add = page.locator(".st-key-digits-import button").first
+        expect(add).to_be_enabled()
+        add.click()
+        wait_until(lambda: {s.id for s in samples.samples()} == left, 60, "the zip's samples back")
+        assert exceptions(page) == []
+    finally:
+        server.close()
         context.close()
