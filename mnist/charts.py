@@ -445,4 +445,4 @@ def personal_counts_chart(counts: np.ndarray, minimum: int) -> alt.Chart:
         .mark_rule(strokeDash=[4, 3], color="#888")
         .encode(y="needed:Q", tooltip=[alt.Tooltip("needed:Q", title="needed per digit")])
     )
-    return (bars + rule).properties(height=170)
+    return (bars + rule).properties(height=220)

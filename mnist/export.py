@@ -209,11 +209,14 @@ def export_archive(model_path: Path, fmt: str, card: dict | None = None) -> tupl
     with tempfile.TemporaryDirectory(prefix="mnist-export-") as work:
         name = f"model{FORMATS[fmt][1]}" if FORMATS[fmt][1] else "saved_model"
         done = export_model(model_path, fmt, Path(work) / name, card)
+        md, js = _card_paths(done.path, fmt)
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             for file in sorted(Path(work).rglob("*")):
-                if file.is_file():
+                if file.is_file() and file not in (md, js):
                     zf.write(file, file.relative_to(work).as_posix())
+            zf.write(md, "MODEL_CARD.md")  # the same two names whatever the format
+            zf.write(js, "model_card.json")
         return out.getvalue(), done.max_difference
 
 
@@ -358,6 +361,10 @@ def import_model(
         source = path.read_bytes()
     name = name or "model.keras"
     _check_archive(source, name)
+    digest = hashlib.sha256(source).hexdigest()
+    for run in runs.list_runs(runs_dir)[0]:
+        if (run.config.imported or {}).get("sha256") == digest and run.model_path:
+            raise ExportError(f"{name} is already imported, as run {run.run_id}")
     with tempfile.TemporaryDirectory(prefix="mnist-import-") as work:
         staged = Path(work) / "model.keras"  # Keras insists on the suffix
         staged.write_bytes(source)
@@ -380,7 +387,7 @@ def import_model(
         evaluation = evaluate_predictions(dataset.test_labels, probs)
         imported = {
             "source": name,
-            "sha256": hashlib.sha256(source).hexdigest(),
+            "sha256": digest,
             "bytes": len(source),
         }
         params = int(model.count_params())

@@ -97,8 +97,8 @@ def readiness(samples: PersonalSet) -> str | None:
     total = sum(needed.values())
     parts = ", ".join(f"{n} more {d}{'s' * (n > 1)}" for d, n in needed.items())
     return (
-        f"Fine-tuning needs at least {MIN_PER_DIGIT} samples of every digit (one in five is "
-        f"held out to measure the result): {total} more to go — {parts}."
+        f"Fine-tuning needs at least {MIN_PER_DIGIT} samples of every digit, one of them held "
+        f"out to measure the result (every fifth is): {total} more to go — {parts}."
     )
 
 

@@ -186,9 +186,15 @@ class PersonalSet:
         return table
 
     def needed(self) -> dict[int, int]:
-        """Digit → how many more samples it needs before fine-tuning (only digits short)."""
-        totals = self.counts().sum(axis=1)
-        return {d: MIN_PER_DIGIT - int(n) for d, n in enumerate(totals) if n < MIN_PER_DIGIT}
+        """Digit → how many more samples it needs before fine-tuning (only digits short):
+        ``MIN_PER_DIGIT`` in all, one of them held out and one to train on. A digit whose
+        held-out sample was relabelled or deleted needs one more (the next one is held out)."""
+        needs = {}
+        for d, (train, held) in enumerate(self.counts()):
+            more = max(MIN_PER_DIGIT - int(train + held), int(held == 0 or train == 0))
+            if more:
+                needs[d] = more
+        return needs
 
     def image(self, sample: Sample) -> np.ndarray:
         """A sample's (28, 28) uint8 input."""

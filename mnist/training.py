@@ -602,6 +602,10 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
         status.update(force=True, message="scoring the base model")
         before_mnist = predict_probabilities(model, dataset.test_images)
         before_personal = predict_probabilities(model, personal.x_test).argmax(axis=1)
+        if stop():  # asked while the base model was scored: nothing trained, nothing to save
+            status.update(force=True, state=runs.STOPPED, finished=time.time(),
+                          message=runs.STOPPED_STARTING)  # fmt: skip
+            return
     model = compile_for_training(model, tc, tc.epochs * steps_per_epoch)
     train_ds = make_dataset(
         x_train,

@@ -14,7 +14,6 @@ from mnist.ui.digits_panel import (
     progress,
     results,
     save_button,
-    show_last_error,
     target_digit,
     watch,
 )
@@ -29,7 +28,6 @@ page_header(
     "on them, and see whether it reads you better — without forgetting MNIST.",
 )
 choice = model_in_use(" — the model fine-tuning starts from (choose another in the run history).")
-show_last_error()
 samples = personal_set()
 
 st.subheader("1. Draw your digits")

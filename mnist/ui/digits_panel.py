@@ -19,7 +19,8 @@ from mnist.ui.train_panel import run_panel
 from mnist.ui.widgets import keyed_to, show_error
 
 TARGET = "digits.target"  # the digit the page asks for
-ERROR = "digits.error"  # the last action's failure, shown once
+ERROR = "digits.error.{}"  # the last failure of a section ("save", "table", …), shown once
+PICKED = "digits.picked"  # the person chose the digit to draw: keep it after a save
 RUN = "digits.run"  # the fine-tuning run this session started last
 MODE = "digits.mode"
 EPOCHS = "digits.epochs"
@@ -31,12 +32,13 @@ def personal_set() -> PersonalSet:
     return PersonalSet()
 
 
-def _fail(message: object) -> None:
-    st.session_state[ERROR] = str(message)
+def _fail(where: str, message: object) -> None:
+    st.session_state[ERROR.format(where)] = str(message)
 
 
-def show_last_error() -> None:
-    message = st.session_state.pop(ERROR, None)
+def _show_error(where: str) -> None:
+    """A section's last failure, where the person just acted."""
+    message = st.session_state.pop(ERROR.format(where), None)
     if message:
         show_error(message)
 
@@ -47,23 +49,33 @@ def _next_target(samples: PersonalSet) -> int:
 
 
 # -- collect -------------------------------------------------------------------------------
-def _save(x: np.ndarray, digit: int, drawing: np.ndarray | None, prefix: str | None) -> None:
-    """Save a sample; then a fresh canvas (the one under ``prefix``, if any)."""
+def _save(
+    x: np.ndarray,
+    digit: int,
+    drawing: np.ndarray | None,
+    prefix: str | None,
+    reset: str | None = None,
+) -> None:
+    """Save a sample; then a fresh canvas (the one under ``prefix``, if any) and the widget
+    ``reset`` emptied, so one drawing is saved once."""
     samples = personal_set()
     try:
         samples.add(x, digit, drawing)
     except (OSError, PersonalError) as exc:
-        _fail(f"Could not save the sample: {exc}")
+        _fail("save", f"Could not save the sample: {exc}")
         return
     if prefix:
         clear_canvas(prefix)
+    if reset:
+        st.session_state[reset] = None
     total = int(samples.counts()[digit].sum())
     st.toast(
         f"Saved as a {digit}: My digits has {total} {DIGIT_NAMES[digit]}{'s' * (total != 1)}.",
         icon=":material/save:",
     )
     if prefix == "digits":
-        st.session_state[TARGET] = _next_target(samples)
+        keep = st.session_state.get(PICKED) and st.session_state.get(TARGET) is not None
+        st.session_state[TARGET] = digit if keep else _next_target(samples)
 
 
 def target_digit() -> int:
@@ -74,11 +86,19 @@ def target_digit() -> int:
         "Digit to draw",
         list(range(NUM_CLASSES)),
         key=TARGET,
-        help="The page picks the digit you have fewest of; choose another any time.",
+        on_change=_picked,
+        help="The page asks for the digit you have fewest of. Choose one yourself to draw it "
+        "several times in a row.",
     )
-    if st.session_state.get(TARGET) is None:  # clicked the chosen one again: unselected
-        st.session_state[TARGET] = _next_target(personal_set())
     return int(st.session_state[TARGET])
+
+
+def _picked() -> None:
+    if st.session_state.get(TARGET) is None:  # the chosen one clicked again: back to the page's
+        st.session_state[PICKED] = False
+        st.session_state[TARGET] = _next_target(personal_set())
+    else:
+        st.session_state[PICKED] = True
 
 
 def save_button(x: np.ndarray | None, digit: int, drawing: np.ndarray | None) -> None:
@@ -94,6 +114,7 @@ def save_button(x: np.ndarray | None, digit: int, drawing: np.ndarray | None) ->
         key="digits.save",
         width="stretch",
     )
+    _show_error("save")
 
 
 def guess(choice: ModelChoice, x: np.ndarray | None, digit: int) -> None:
@@ -137,10 +158,11 @@ def save_box(x: np.ndarray | None, drawing: np.ndarray | None, source: str) -> N
         icon=":material/save:",
         disabled=digit is None,
         on_click=_save,
-        args=(x, digit, drawing, "sketch" if source == "canvas" else None),
+        args=(x, digit, drawing, "sketch" if source == "canvas" else None, key),
         key=f"{key}.button",
         width="stretch",
     )
+    _show_error("save")
 
 
 def progress(samples: PersonalSet) -> None:
@@ -163,7 +185,7 @@ def _delete(ids: list[str]) -> None:
         try:
             samples.delete(sample_id)
         except PersonalError as exc:
-            _fail(exc)
+            _fail("table", exc)
     st.toast(f"Deleted {len(ids)} sample{'s' * (len(ids) > 1)}.", icon=":material/delete:")
 
 
@@ -176,8 +198,16 @@ def _relabel(ids: list[str], key: str) -> None:
         try:
             samples.relabel(sample_id, digit)
         except PersonalError as exc:
-            _fail(exc)
+            _fail("table", exc)
     st.toast(f"Relabelled {len(ids)} as {digit}.", icon=":material/label:")
+
+
+SHOW = "digits.show"
+
+
+def _show_all_if_none() -> None:
+    if st.session_state.get(SHOW) is None:  # the chosen filter clicked again
+        st.session_state[SHOW] = "all"
 
 
 def browse(samples: PersonalSet) -> None:
@@ -186,8 +216,9 @@ def browse(samples: PersonalSet) -> None:
     if not found:
         st.caption("Your samples appear here once you save some.")
         return
+    st.session_state.setdefault(SHOW, "all")
     shown = st.segmented_control(
-        "Show", ["all"] + list(range(NUM_CLASSES)), default="all", key="digits.show"
+        "Show", ["all"] + list(range(NUM_CLASSES)), key=SHOW, on_change=_show_all_if_none
     )
     rows = [s for s in reversed(found) if shown in (None, "all") or s.digit == shown]
     table = pd.DataFrame(
@@ -216,13 +247,20 @@ def browse(samples: PersonalSet) -> None:
         st.caption("Select samples to delete them or give them another label.")
         return
     a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
-    a.button(
-        f"Delete {len(chosen)}",
-        icon=":material/delete:",
-        on_click=_delete,
-        args=(chosen,),
-        key="digits.delete",
-    )
+    with a.popover(f"Delete {len(chosen)}", icon=":material/delete:"):
+        st.markdown(
+            f"Delete {len(chosen)} sample{'s' * (len(chosen) > 1)} and the drawing"
+            f"{'s' * (len(chosen) > 1)} they came from? This cannot be undone (a zip you "
+            "downloaded keeps them)."
+        )
+        st.button(
+            "Delete for good",
+            type="primary",
+            icon=":material/delete_forever:",
+            on_click=_delete,
+            args=(chosen,),
+            key="digits.delete",
+        )
     relabel_key = "digits.relabel_to"
     b.selectbox(
         "Relabel as", list(range(NUM_CLASSES)), index=None, key=relabel_key, placeholder="digit"
@@ -235,6 +273,7 @@ def browse(samples: PersonalSet) -> None:
         disabled=st.session_state.get(relabel_key) is None,
         key="digits.relabel",
     )
+    _show_error("table")
 
 
 def _import(key: str) -> None:
@@ -244,7 +283,7 @@ def _import(key: str) -> None:
     try:
         report = personal_set().import_zip(upload.getvalue())
     except PersonalError as exc:
-        _fail(f"{upload.name}: {exc}")
+        _fail("move", f"{upload.name}: {exc}")
         return
     st.toast(
         f"Added {report.added} sample{'s' * (report.added != 1)}"
@@ -283,6 +322,7 @@ def move(samples: PersonalSet) -> None:
             disabled=st.session_state.get(key) is None,
             key="digits.import",
         )
+        _show_error("move")
     st.caption(f"Stored in `{root}` — they stay when you reload, switch pages or restart.")
 
 
@@ -298,7 +338,7 @@ def _start(choice: ModelChoice, token: int) -> None:
         path = finetune.create_finetune_run(base, personal_set(), mode, train)
         runs.launch(path)
     except (OSError, PersonalError, runs.RunError, ValueError) as exc:
-        _fail(f"Could not start fine-tuning: {exc}")
+        _fail("finetune", f"Could not start fine-tuning: {exc}")
         return
     st.session_state[RUN] = path.name
     st.toast(f"Fine-tuning run {path.name} started.", icon=":material/play_arrow:")
@@ -308,7 +348,7 @@ def _stop(run_id: str) -> None:
     try:
         runs.request_stop(runs.find_run(run_id).path)
     except runs.RunError as exc:
-        _fail(exc)
+        _fail("finetune", exc)
 
 
 def latest_finetune(all_runs: list[runs.Run]) -> runs.Run | None:
@@ -338,6 +378,7 @@ def finetune_controls(choice: ModelChoice, samples: PersonalSet, run: runs.Run |
     problem = finetune.readiness(samples)
     if problem:
         st.info(problem, icon=":material/draw:")
+    _show_error("finetune")
     live = run is not None and run.is_live
     left, right = st.columns(2)
     left.button(
@@ -377,6 +418,13 @@ def results(run: runs.Run | None) -> None:
         return
     result = finetune.comparison(evaluation["finetune"])
     st.subheader("Did it help?")
+    if run.state == runs.STOPPED:
+        done = run.status.epochs_completed or 0
+        st.warning(
+            f"This run was stopped after {done} complete epoch{'s' * (done != 1)} of "
+            f"{run.config.train.epochs}: the figures are of the model as it was then.",
+            icon=":material/stop_circle:",
+        )
     a, b = st.columns(2)
     a.metric(
         f"Your {result.count} held-out digits",
@@ -405,14 +453,18 @@ def results(run: runs.Run | None) -> None:
     )
     st.dataframe(table, hide_index=True)
     st.button(
-        "Use the fine-tuned model for Evaluate, Sketch and Inside",
+        "Use the fine-tuned model",
         icon=":material/check:",
         on_click=_use,
         args=(run.run_id,),
+        help="Evaluate, Sketch and Inside use it, and the next fine-tune starts from it.",
         key="digits.use",
     )
 
 
 def _use(run_id: str) -> None:
     select_run(run_id)
-    st.toast(f"Evaluate, Sketch and Inside now use run {run_id}.", icon=":material/check:")
+    st.toast(
+        f"Evaluate, Sketch, Inside and the next fine-tune now use run {run_id}.",
+        icon=":material/check:",
+    )

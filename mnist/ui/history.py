@@ -147,22 +147,7 @@ def _exports(run: runs.Run) -> None:
             )
 
 
-IMPORT, IMPORT_ERROR = "train.import", "train.import_error"
-
-
-def _import() -> None:
-    upload = st.session_state.get(IMPORT)
-    if upload is None:
-        return
-    from mnist import export
-
-    try:
-        path = export.import_model(upload.getvalue(), name=upload.name)
-    except (OSError, export.ExportError) as exc:
-        st.session_state[IMPORT_ERROR] = str(exc)
-        return
-    st.session_state[WATCHED] = path.name
-    st.toast(f"Imported {upload.name} as run {path.name}.", icon=":material/upload:")
+IMPORT = "train.import"
 
 
 def import_box() -> None:
@@ -174,16 +159,24 @@ def import_box() -> None:
             key=IMPORT,
             max_upload_size=200,  # MB: mnist.export.MAX_IMPORT_BYTES (without loading TensorFlow)
         )
-        st.button(
+        upload = st.session_state.get(IMPORT)
+        if st.button(
             "Import",
             icon=":material/upload:",
-            on_click=_import,
-            disabled=st.session_state.get(IMPORT) is None,
+            disabled=upload is None,
             key="train.import_button",
-        )
-        error = st.session_state.pop(IMPORT_ERROR, None)
-        if error:
-            show_error(f"This model cannot be imported: {error}")
+        ):
+            from mnist import export
+
+            try:
+                with st.spinner("Loading the model safely, checking it, scoring it…"):
+                    path = export.import_model(upload.getvalue(), name=upload.name)
+            except (OSError, export.ExportError) as exc:
+                show_error(f"This model cannot be imported: {exc}")
+            else:
+                st.session_state[WATCHED] = path.name
+                st.toast(f"Imported {upload.name} as run {path.name}.", icon=":material/upload:")
+                st.rerun()  # the panel and the history above show the new run
         st.caption(
             "Loaded in Keras's safe mode (no code from the file runs), scored on the 10,000 "
             "test images, then listed above like a trained run."
@@ -210,8 +203,6 @@ def _history() -> None:
         return
     table = pd.DataFrame([runs.history_row(r) for r in all_runs])
     table[NUMBERS] = table[NUMBERS].astype(float)
-    words = ["epochs", "optimizer", "schedule"]
-    table[words] = table[words].fillna("–")  # an imported model was not trained here
     table["test accuracy"] *= 100  # shown as 91.61%
     event = st.dataframe(
         table,

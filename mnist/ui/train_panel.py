@@ -300,9 +300,18 @@ def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
         a.markdown("**Per epoch** (onEpochEnd)")
         a.vega_lite_chart(spec=live_epoch_chart(epochs, "loss"), width="stretch")
         b.markdown("&nbsp;")
-        refs = [(ref.label, ref.value) for ref in REFERENCES]
+        # The references are models trained from scratch: beside a fine-tune they mislead.
+        shown = REFERENCES if run.config.kind == "train" else ()
+        refs = [(ref.label, ref.value) for ref in shown]
         b.vega_lite_chart(spec=live_epoch_chart(epochs, "accuracy", refs), width="stretch")
-        b.caption(" · ".join(f"{ref.label}: {ref.source}" for ref in REFERENCES))
+        if shown:
+            b.caption(" · ".join(f"{ref.label}: {ref.source}" for ref in shown))
+    if run.config.finetune:
+        st.caption(
+            "While fine-tuning, *accuracy* is on the training mix (your digits, augmented, and "
+            "MNIST images) and *val_* on MNIST validation images only: it stays high when the "
+            "model keeps what it knew."
+        )
     cut = [e for e in tail.epochs if not e.complete]
     if cut:
         st.caption(
@@ -325,18 +334,15 @@ def _panel(run_id: str, interval: float | None) -> None:
     heading.markdown(f"#### {STATE_ICONS.get(run.state, '')} Run {run.run_id} — {run.state}")
     config = run.config
     trained_here = config.kind == "train"
-    action.button(
-        "Use these settings",
-        icon=":material/settings_backup_restore:",
-        on_click=use_settings,
-        args=(run.run_id,),
-        disabled=not trained_here,
-        help="Load this run's model and training settings into the Model and Training pages."
-        if trained_here
-        else f"This run is {'an imported model' if config.imported else 'a fine-tuning'}: "
-        "it has no Training-page settings to load.",
-        key="train.reuse",
-    )
+    if trained_here:  # a fine-tune or an import has no Training-page settings to load
+        action.button(
+            "Use these settings",
+            icon=":material/settings_backup_restore:",
+            on_click=use_settings,
+            args=(run.run_id,),
+            help="Load this run's model and training settings into the Model and Training pages.",
+            key="train.reuse",
+        )
     st.caption(run_description(run), help="How this run's model came to be.")
     fraction, text = runs.progress(run.status)
     st.progress(fraction, text=text)

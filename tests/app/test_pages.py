@@ -492,3 +492,39 @@ def test_my_digits_fine_tunes_once_ready(runs_dir, tmp_path):
     finally:
         runs.request_stop(run.path)
         wait_for(lambda: not runs.load_run(run.path).is_live, 300, what="the run to stop")
+
+
+def test_my_digits_keeps_a_digit_the_person_picked(runs_dir):
+    from mnist.personal import PersonalSet
+
+    at = open_page("digits")
+    at.segmented_control(key="digits.target").set_value(7).run()
+    for i in range(2):
+        at.session_state[f"digits.canvas.{i}"] = _canvas_drawing(
+            lambda d: d.line([(70, 50), (210, 50), (120, 240)], fill="white", width=22)
+        )
+        at.run()
+        at.button(key="digits.save").click().run()
+        assert at.segmented_control(key="digits.target").value == 7
+    assert PersonalSet(runs_dir / "personal").counts()[7].sum() == 2
+
+
+def test_sketch_save_as_empties_its_choice_so_one_drawing_is_saved_once(runs_dir):
+    from mnist.personal import PersonalSet
+
+    at = open_page("sketch")
+    at.session_state["sketch.canvas.0"] = _canvas_drawing(
+        lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
+    )
+    at.run()
+    at.selectbox(key="sketch.save_as.canvas").set_value(4).run()
+    at.button(key="sketch.save_as.canvas.button").click().run()
+    assert not at.exception, at.exception
+    (sample,) = PersonalSet(runs_dir / "personal").samples()
+    assert sample.digit == 4
+    assert not at.selectbox  # a fresh canvas: nothing to save
+    at.session_state["sketch.canvas.1"] = _canvas_drawing(
+        lambda d: d.line([(140, 40), (140, 240)], fill="white", width=22)
+    )
+    at.run()
+    assert at.selectbox(key="sketch.save_as.canvas").value is None  # not the last choice

@@ -214,6 +214,8 @@ def test_browse_relabel_delete_and_move_samples_as_a_zip(browser, tmp_path):
         wait_idle(page)
         box = grid.bounding_box()
         page.mouse.click(box["x"] + 14, box["y"] + 35 + 24)
+        page.get_by_role("button", name="Delete 1").click()  # asks first
+        assert samples.counts()[1].sum() == 2
         page.locator(".st-key-digits-delete button").first.click()
         wait_until(lambda: samples.counts()[1].sum() == 1, 60, "the delete on disk")
         left = {s.id for s in samples.samples()}

@@ -131,6 +131,8 @@ def test_an_imported_model_is_a_run_like_any_other(runs_dir, tmp_path):
     assert runs.list_runs()[0][0].run_id == run.run_id
     row = runs.history_row(run)
     assert row["preset"] == "imported" and row["epochs"] is None
+    with pytest.raises(export.ExportError, match=f"already imported, as run {run.run_id}"):
+        export.import_model(DEFAULT_MODEL)
     card = export.model_card(run.model_path, run)
     assert card["how_it_was_made"] == "imported from default.keras"
     assert card["training_data"] == "unknown: imported from elsewhere"

@@ -173,3 +173,19 @@ def test_a_decompression_bomb_is_refused_before_inflating(samples):
     # The size in the message is the directory's: judged before a byte was inflated.
     with pytest.raises(PersonalError, match=r"too large \(503,316,480 bytes\)"):
         samples.import_zip(out.getvalue())
+
+
+def test_a_digit_whose_held_out_sample_went_needs_one_more(samples):
+    for d in range(10):
+        for _ in range(5):
+            samples.add(_digit(d), d)
+    assert samples.needed() == {}
+    held = next(s for s in samples.samples() if s.digit == 3 and s.held_out)
+    samples.relabel(held.id, 8)
+    assert samples.needed() == {3: 1}  # 4 left: one more, and it will be held out
+    assert samples.add(_digit(3), 3).held_out
+    assert samples.needed() == {}
+    train = [s for s in samples.samples() if s.digit == 8 and not s.held_out]
+    for s in train:
+        samples.delete(s.id)
+    assert samples.needed() == {8: 3}  # 2 held out: 3 more, the first of them to train on
