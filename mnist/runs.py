@@ -68,6 +68,7 @@ LOADING = "loading data"  # has its slot, reads MNIST and builds the model
 STOPPED_WAITING = "stopped while waiting for a training slot"
 STOPPED_STARTING = "stopped before training began"
 
+STAGE_ABANDONED_SECONDS = 3600.0  # a half-made run folder this old has lost its creator
 HEARTBEAT_SECONDS = 1.0  # how often a worker rewrites status.json, busy or not
 STALE_SECONDS = 30.0  # a live run silent this long has lost its worker
 
@@ -364,6 +365,10 @@ def create_run(
     root = resolve_runs_dir(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     now = time.time()
+    for left in root.glob(".creating-*"):  # a creator killed mid-way, an hour or more ago
+        with contextlib.suppress(OSError):
+            if now - left.stat().st_mtime > STAGE_ABANDONED_SECONDS:
+                shutil.rmtree(left, ignore_errors=True)
     stage = root / f".creating-{os.getpid()}-{secrets.token_hex(4)}"
     stage.mkdir()
     try:

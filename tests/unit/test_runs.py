@@ -405,3 +405,31 @@ def test_a_stop_request_shows_as_stopping_at_once(runs_dir, codelab_model, tiny_
 )
 def test_is_starting(status, starting):
     assert runs.is_starting(RunStatus(**status)) is starting
+
+
+def test_a_run_appears_whole_and_half_made_ones_are_cleared(runs_dir, codelab_model, tiny_train):
+    import os
+
+    seen = []
+
+    def files(folder):
+        seen.append(sorted(p.name for p in runs_dir.iterdir() if not p.name.startswith(".")))
+        (folder / "extra.bin").write_bytes(b"x")
+
+    old = runs_dir / ".creating-1-deadbeef"
+    old.mkdir(parents=True)
+    os.utime(old, (0, 0))
+    fresh = runs_dir / ".creating-2-cafecafe"
+    fresh.mkdir()
+    path = runs.create_run(codelab_model, tiny_train, files=files)
+    assert seen == [[]]  # while its files were written the run was not listed
+    assert (path / "extra.bin").exists() and (path / runs.CONFIG).exists()
+    assert not old.exists() and fresh.exists()  # only the abandoned one is cleared
+
+    def broken(folder):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        runs.create_run(codelab_model, tiny_train, files=broken)
+    assert [r.run_id for r in runs.list_runs()[0]] == [path.name]
+    assert sorted(p.name for p in runs_dir.glob(".creating-*")) == [fresh.name]
