@@ -630,7 +630,7 @@ def _work(run_dir: Path, max_runs: int | None, out) -> RunStatus:
 # -- finetune / digits ---------------------------------------------------------------------
 def cmd_finetune(args: argparse.Namespace) -> int:
     from mnist import finetune
-    from mnist.personal import PersonalSet
+    from mnist.personal import PersonalError, PersonalSet
 
     out = sys.stderr if args.json else sys.stdout
     runs.max_concurrent_runs(args.max_runs)
@@ -643,9 +643,16 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         train_size=args.replay,
         seed=args.seed,
     )
-    run_dir = finetune.create_finetune_run(
-        base, samples, args.mode, train, args.runs_dir, _command(args)
-    )
+    try:
+        run_dir = finetune.create_finetune_run(
+            base, samples, args.mode, train, args.runs_dir, _command(args)
+        )
+    except PersonalError as exc:
+        raise CliError(
+            f"{exc} Draw them on the dashboard's My digits page, or add a zip of them with "
+            f"`{PROG} digits import ZIP` (samples: {samples.root}).",
+            1,
+        ) from None
     print(
         f"run {run_dir.name} (fine-tune {base.label}, {args.mode}, "
         f"{len(samples.samples())} samples from {samples.root}): {run_dir}",
@@ -709,6 +716,8 @@ def cmd_digits(args: argparse.Namespace) -> int:
         print(readiness(samples) or "ready to fine-tune")
         return 0
     if args.action == "export":
+        if not samples.samples():
+            raise CliError(f"no samples in {samples.root} to export", 1)
         dest = Path(args.zip).expanduser().absolute()
         data = samples.to_zip()
         tmp = dest.with_name(f".{dest.name}.tmp")
