@@ -290,3 +290,25 @@ def test_export_and_import_on_the_command_line(tmp_path):
     assert f"{record['run_id']}  done      imported       –    99.72%" in listing.stdout
     evaluated = run_cli("evaluate", "--run", record["run_id"], "--runs-dir", str(tmp_path / "runs"))
     assert evaluated.returncode == 0 and "test accuracy: 99.72%" in evaluated.stdout
+
+
+def test_finetune_on_the_command_line_reports_before_and_after(tmp_path):
+    archive = _samples_zip(tmp_path, 5)
+    samples = tmp_path / "mine"
+    assert run_cli("digits", "import", str(archive), "--samples", str(samples)).returncode == 0
+    result = run_cli(
+        "finetune", "--samples", str(samples), "--runs-dir", str(tmp_path / "runs"),
+        "--mode", "head", "--epochs", "1", "--replay", "300", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["status"] == "done"
+    tuned = summary["finetune"]
+    assert tuned["mnist_before"] == pytest.approx(0.9972)
+    assert sum(row["samples"] for row in tuned["per_digit"]) == 10
+    assert (
+        f"your held-out digits (10): {tuned['personal_before']:.0%} right before" in result.stderr
+    )
+    config = json.loads((Path(summary["run_dir"]) / "config.json").read_text())
+    assert config["finetune"]["mode"] == "head" and config["train"]["train_size"] == 300
+    assert config["provenance"]["command"].startswith("python -m mnist finetune")
