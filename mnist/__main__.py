@@ -719,11 +719,8 @@ def cmd_digits(args: argparse.Namespace) -> int:
         if not samples.samples():
             raise CliError(f"no samples in {samples.root} to export", 1)
         dest = Path(args.zip).expanduser().absolute()
-        data = samples.to_zip()
-        tmp = dest.with_name(f".{dest.name}.tmp")
         try:
-            tmp.write_bytes(data)
-            os.replace(tmp, dest)
+            runs.write_bytes_atomic(dest, samples.to_zip())
         except OSError as exc:
             raise CliError(f"{dest}: {exc.strerror or exc}", 1) from None
         print(f"wrote {len(samples.samples())} samples to {dest}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -33,7 +32,13 @@ from mnist import DEFAULT_MODEL, INPUT_SHAPE, __version__, runs
 from mnist import data as mnist_data
 from mnist._tf import keras, tf
 from mnist.evaluation import evaluate_predictions, predict_probabilities
-from mnist.models import check_input_output, load_model, parameter_counts, summary_rows
+from mnist.models import (
+    check_input_output,
+    load_model,
+    parameter_counts,
+    save_model_atomic,
+    summary_rows,
+)
 from mnist.records import DONE, RunStatus
 
 FORMATS = {  # name → (what it is, file suffix; "" for a folder)
@@ -321,10 +326,8 @@ def card_markdown(card: dict) -> str:
 
 
 def _write_card(card: dict, md: Path, js: Path) -> None:
-    for path, text in ((md, card_markdown(card)), (js, json.dumps(card, indent=1))):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+    runs.write_bytes_atomic(md, card_markdown(card).encode("utf-8"))
+    runs.write_json_atomic(js, card)
 
 
 # -- import --------------------------------------------------------------------------------
@@ -393,9 +396,8 @@ def import_model(
         params = int(model.count_params())
 
         def files(folder: Path) -> None:
-            tmp = folder / f".model.{os.getpid()}.tmp.keras"
-            model.save(tmp)  # as Keras reads it: no optimizer, nothing else from the file
-            os.replace(tmp, folder / runs.MODEL)
+            # As Keras reads it: no optimizer, nothing else from the file.
+            save_model_atomic(model, folder / runs.MODEL)
             runs.save_probabilities(folder, probs)
             runs.write_json_atomic(folder / runs.EVALUATION, evaluation.to_dict())
             now = time.time()

@@ -138,11 +138,7 @@ def create_finetune_run(
     )
 
     def files(folder: Path) -> None:
-        tmp = folder / f".{runs.BASE_MODEL}.tmp"
-        with open(base.path, "rb") as src, open(tmp, "wb") as dst:
-            while chunk := src.read(1 << 20):
-                dst.write(chunk)
-        os.replace(tmp, folder / runs.BASE_MODEL)
+        runs.write_bytes_atomic(folder / runs.BASE_MODEL, base.path.read_bytes())
         arrays.save(folder / runs.PERSONAL)
 
     return runs.create_run(base.model, train, None, runs_dir, command, finetune=ft, files=files)

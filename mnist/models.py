@@ -198,7 +198,12 @@ def export_for_inference(source: str | Path, dest: str | Path) -> Path:
     model = load_model(source)  # compile=False: no optimizer comes along
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.stem}.tmp.keras")
+    return save_model_atomic(model, dest)
+
+
+def save_model_atomic(model: keras.Model, dest: Path) -> Path:
+    """``model.save`` to a temporary name, then renamed to ``dest``: never half-written."""
+    tmp = dest.with_name(f".{dest.stem}.{os.getpid()}.tmp.keras")  # Keras wants .keras
     model.save(tmp)
     os.replace(tmp, dest)
     return dest

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist import IMAGE_SIDE, NUM_CLASSES
+from mnist import IMAGE_SIDE, NUM_CLASSES, runs
 
 PERSONAL_DIR_ENV = "MNIST_PERSONAL_DIR"
 PERSONAL_DIR_NAME = "personal"  # inside the runs folder, unless $MNIST_PERSONAL_DIR says
@@ -59,8 +59,6 @@ class PersonalError(ValueError):
 
 def resolve_personal_dir(path: str | os.PathLike | None = None) -> Path:
     """The argument, else ``$MNIST_PERSONAL_DIR``, else ``personal/`` in the runs folder."""
-    from mnist import runs  # runs imports nothing from here
-
     chosen = path or os.environ.get(PERSONAL_DIR_ENV)
     if chosen:
         return Path(chosen).expanduser().absolute()
@@ -134,10 +132,9 @@ def _png_bytes(image: Image.Image) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """``runs.write_bytes_atomic``, making the digit's folder first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    runs.write_bytes_atomic(path, data)
 
 
 def _check_digit(digit: int) -> int:

@@ -102,13 +102,18 @@ def max_concurrent_runs(value: int | None = None) -> int:
     return value
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary sibling, then rename it over ``path`` (atomic on POSIX)."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary sibling, then rename it over ``path`` (atomic on POSIX):
+    a reader finds the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, allow_nan=False)
-        fh.write("\n")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON whole (``write_bytes_atomic``)."""
+    text = json.dumps(data, indent=1, allow_nan=False) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def read_json(path: Path) -> dict:
@@ -172,6 +177,12 @@ class RunConfig:
     def kind(self) -> str:
         """ "import", "fine-tune" or "train": how the run's model came to be."""
         return "import" if self.imported else "fine-tune" if self.finetune else "train"
+
+    @property
+    def origin(self) -> str:
+        """How pages name the model: "imported", "fine-tuned", its preset or "custom"."""
+        named = {"import": "imported", "fine-tune": "fine-tuned"}.get(self.kind)
+        return named or self.preset or "custom"
 
     def to_dict(self) -> dict:
         data = {
@@ -595,13 +606,10 @@ def history_row(run: Run) -> dict:
     """One row of the run-history table: what tells runs apart, and how each ended."""
     train = run.config.train
     status = run.status
-    kind = run.config.kind
     return {
         "run": run.run_id,  # starts with the date and time it was created
         "status": run.state,
-        "preset": {"import": "imported", "fine-tune": "fine-tuned"}.get(kind)
-        or run.config.preset
-        or "custom",
+        "preset": run.config.origin,
         "test accuracy": status.test_accuracy,
         "epochs": epochs_text(status, train.epochs) if train else None,
         "optimizer": train.optimizer if train else None,

@@ -28,7 +28,7 @@ from mnist._tf import keras, tf
 from mnist.config import TrainConfig
 from mnist.evaluation import evaluate_predictions, predict_probabilities
 from mnist.hardware import resolve_precision
-from mnist.models import build_model
+from mnist.models import build_model, save_model_atomic
 from mnist.records import BatchRecord, EpochRecord, RunStatus
 
 
@@ -475,11 +475,7 @@ class StopSignal:
 
 
 def _save_model(model: keras.Model, run_dir: Path) -> Path:
-    final = run_dir / runs.MODEL
-    tmp = run_dir / f".model.{os.getpid()}.tmp.keras"  # Keras insists on the .keras suffix
-    model.save(tmp)
-    os.replace(tmp, final)
-    return final
+    return save_model_atomic(model, run_dir / runs.MODEL)
 
 
 def execute(

@@ -118,9 +118,8 @@ def current_model_choice() -> ModelChoice:
             note = f"Run {run_id} no longer exists; using the bundled model."
         else:
             if run.model_path is not None:
-                kind = {"import": "imported", "fine-tune": "fine-tuned"}.get(run.config.kind)
-                preset = kind or run.config.preset or "custom"
-                return ModelChoice(run.model_path, f"run {run_id} ({preset})", run_id)
+                label = f"run {run_id} ({run.config.origin})"
+                return ModelChoice(run.model_path, label, run_id)
             note = f"Run {run_id} has no model ({run.state}); using the bundled model."
     return ModelChoice(DEFAULT_MODEL, "the bundled default model", None, note)
 
