@@ -1,5 +1,5 @@
 """Command line: ``mnist train | evaluate | predict | info | runs | finetune | digits | export |
-import`` (or ``python -m mnist …``).
+import | sweep | sweeps`` (or ``python -m mnist …``).
 
 Bad flags, files or values end in one line on stderr and a non-zero exit, never a traceback,
 and everything that can be checked is checked before TensorFlow loads (a few seconds).
@@ -278,6 +278,7 @@ def build_parser() -> Parser:
         )
     _finetune_parser(sub)
     _digits_parser(sub)
+    _sweep_parsers(sub)
     export = sub.add_parser(
         "export",
         help="write a model for another runtime, checked, with a model card",
@@ -313,6 +314,74 @@ def build_parser() -> Parser:
     )
     imp.add_argument("--json", action="store_true", help="the new run as one JSON line")
     return parser
+
+
+def _sweep_parsers(sub) -> None:
+    from mnist import sweeps
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="search hyper-parameters: many runs on Ray Tune, here or on a cluster",
+        description="Train --trials runs of a preset, each with settings drawn at random from "
+        "the --param ranges, on Ray Tune: an embedded Ray using every CPU of this machine "
+        "(--cpus-per-trial each, one trial per budget at once), or the Ray cluster at --address "
+        "(default: $RAY_ADDRESS), whose nodes must see the runs folder at the same path. Each "
+        "trial is an ordinary run folder; trials are compared on validation accuracy. Ctrl-C "
+        "stops every trial at its next batch; finished trials and stopped trials' models stay.",
+        epilog="Searchable: "
+        + "; ".join(f"{name} ({what})" for name, (_, what) in sweeps.SEARCHABLE.items())
+        + ". Ranges: choice:A,B,… uniform:LOW:HIGH loguniform:LOW:HIGH int:LOW:HIGH.",
+    )
+    sweep.add_argument(
+        "--preset", choices=list(PRESETS), default="fast",
+        help="the model and settings trials start from (default: fast)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--param", action="append", default=[], metavar="NAME=KIND:ARGS",
+        help="a field to vary and its range, e.g. learning_rate=loguniform:1e-4:1e-2 or "
+        "batch_size=choice:64,128,256 (repeat for more fields)",
+    )  # fmt: skip
+    sweep.add_argument("--trials", type=_positive_int, default=8, help="runs to train (8)")
+    sweep.add_argument(
+        "--scheduler", choices=sweeps.SCHEDULERS, default="none",
+        help="; ".join(f"{k}: {v}" for k, v in sweeps.SCHEDULER_WORDS.items()),
+    )  # fmt: skip
+    sweep.add_argument(
+        "--seed", type=_seed, default=0, help="the seed of the draws (a number or 'random'; 0)"
+    )
+    sweep.add_argument(
+        "--cpus-per-trial", type=_positive_int, default=1, metavar="N",
+        help="CPUs (and TensorFlow threads) each trial gets (1)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--address", metavar="HOST:PORT",
+        help="an existing Ray cluster (default: $RAY_ADDRESS; unset: an embedded Ray)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--runs-dir", metavar="DIR", help="the runs folder (default: $MNIST_RUNS_DIR, else ./runs)"
+    )
+    sweep.add_argument(
+        "--sweep-dir", metavar="DIR",
+        help="run a sweep folder made elsewhere (the dashboard's Sweep page) instead",
+    )  # fmt: skip
+    sweep.add_argument("--json", action="store_true", help="the result as one JSON line")
+
+    manage = sub.add_parser(
+        "sweeps", help="list, show or stop sweeps",
+        description="The sweeps of a runs folder (runs/sweeps/), as the Sweep page shows them.",
+    )  # fmt: skip
+    actions = manage.add_subparsers(dest="action", required=True, parser_class=Parser)
+    listing = actions.add_parser("list", help="every sweep, newest first")
+    show = actions.add_parser("show", help="one sweep's trials")
+    show.add_argument("sweep_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="as one JSON line")
+    stop = actions.add_parser("stop", help="stop a sweep: no new trials, live ones stop")
+    stop.add_argument("sweep_id", metavar="ID")
+    for p in (listing, show, stop):
+        p.add_argument(
+            "--runs-dir", metavar="DIR",
+            help="the runs folder (default: $MNIST_RUNS_DIR, else ./runs)",
+        )  # fmt: skip
 
 
 def _samples_option(parser: Parser) -> None:
@@ -615,6 +684,7 @@ def _work(run_dir: Path, max_runs: int | None, out) -> RunStatus:
     config = runs.load_run(run_dir).config
     writer = runs.StatusWriter(run_dir)
     with _stop_kept_while_loading(run_dir):
+        runs.stop_with_parent(run_dir)  # a sweep's trial: stop when the trial's process ends
         writer.start()  # the run shows its worker (pid, heartbeat) while TensorFlow loads
 
         from mnist import training  # TensorFlow: only now
@@ -877,6 +947,201 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- sweeps --------------------------------------------------------------------------------
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mnist import sweeps
+
+    out = sys.stderr if args.json else sys.stdout
+    if args.sweep_dir:
+        path = Path(args.sweep_dir)
+        sweep = sweeps.load_sweep(path)  # RunError: one line
+        if sweep.state.pid is not None or sweep.state.state != sweeps.QUEUED:
+            raise CliError(f"sweep {sweep.sweep_id} is {sweep.state.state}: a sweep runs once")
+    else:
+        params = [sweeps.Param.parse(text) for text in args.param]  # ValueError: one line
+        if not params:
+            raise CliError("a sweep needs at least one --param NAME=KIND:ARGS to vary")
+        address = args.address or os.environ.get(sweeps.ADDRESS_ENV) or None
+        spec = sweeps.new_spec(
+            args.preset, params, args.trials, seed=args.seed, scheduler=args.scheduler,
+            cpus_per_trial=args.cpus_per_trial, address=address, command=_command(args),
+        )  # fmt: skip
+        path = sweeps.create_sweep(spec, args.runs_dir)
+        where = f"the Ray cluster at {address}" if address else "an embedded Ray"
+        print(f"sweep {path.name}: {spec.trials} trial(s) of {spec.preset} on {where}; "
+              f"runs in {path.parent.parent}", file=out, flush=True)  # fmt: skip
+    from mnist import raysweep  # Ray: only now
+
+    printer = _SweepPrinter(path, out)
+    printer.start()
+    try:
+        state = raysweep.run(path)
+    finally:
+        printer.close()
+    sweep = sweeps.load_sweep(path)
+    summary = _sweep_record(sweep)
+    if state.state == sweeps.FAILED:
+        print(f"sweep {path.name} failed: {state.error}", file=sys.stderr, flush=True)
+    else:
+        _print_trials(sweep, out)
+        best = sweep.best()
+        if best is not None:
+            print(f"best: trial {best.number}, validation accuracy {best.val_accuracy:.2%}, "
+                  f"test accuracy {best.run.status.test_accuracy:.2%} "
+                  f"({sweeps.describe_values(best.values)}); run {best.run.run_id}",
+                  file=out, flush=True)  # fmt: skip
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    return _exit_status(state.state)
+
+
+class _SweepPrinter:
+    """Says on ``out`` when a trial starts, finishes an epoch and ends (from the folder)."""
+
+    def __init__(self, path: Path, out) -> None:
+        import threading
+
+        self.path, self.out = path, out
+        self.seen: dict[int, tuple] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sweep-printer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._say()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            self._say()
+
+    def _say(self) -> None:
+        from mnist import sweeps
+
+        try:
+            sweep = sweeps.load_sweep(self.path)
+        except runs.RunError:
+            return
+        if sweep.state.state == sweeps.STOPPING and not self.seen.get(0):
+            self.seen[0] = ("stopping",)
+            print("stopping: no new trials; live trials stop at their next batch and keep "
+                  "their models", file=self.out, flush=True)  # fmt: skip
+        total = len(sweep.trials)
+        for trial in sweep.trials:
+            if trial.run is None:
+                continue
+            epochs = trial.result.get("epochs") or 0
+            now = (trial.state, epochs)
+            before = self.seen.get(trial.number)
+            if now == before:
+                continue
+            self.seen[trial.number] = now
+            head = f"trial {trial.number}/{total}"
+            if before is None:
+                print(f"{head} started: {sweeps.describe_values(trial.values)} "
+                      f"(run {trial.run.run_id})", file=self.out, flush=True)  # fmt: skip
+            if epochs and (before is None or before[1] != epochs):
+                value = trial.result.get("val_accuracy") or 0.0
+                print(f"{head} epoch {epochs}: val_accuracy {value:.4f}", file=self.out, flush=True)
+            if not trial.run.is_live and trial.state != (before or ("",))[0]:
+                print(f"{head} {_trial_ending(trial)}", file=self.out, flush=True)
+
+
+def _trial_ending(trial) -> str:
+    from mnist import sweeps
+
+    status = trial.run.status
+    if trial.state == sweeps.PRUNED:
+        how = f"stopped early by ASHA after epoch {status.epochs_completed}"
+    elif status.state == runs.FAILED:
+        return f"failed: {status.error}"
+    else:
+        how = status.state
+    if status.test_accuracy is None:
+        return f"{how}: {status.message}" if status.message else how
+    return f"{how}: test accuracy {status.test_accuracy:.2%}"
+
+
+def _print_trials(sweep, out) -> None:
+    from mnist import sweeps
+
+    names = [p.name for p in sweep.spec.params]
+    print(f"{'trial':>5}  {'state':<13} {'val acc.':>8} {'test acc.':>9}  settings", file=out)
+    for trial in sweep.trials:
+        state = trial.state if trial.state != sweeps.PENDING or sweep.is_live else sweeps.SKIPPED
+        val = f"{trial.val_accuracy:.2%}" if trial.val_accuracy is not None else "–"
+        test = trial.run.status.test_accuracy if trial.run else None
+        settings = sweeps.describe_values({n: trial.values[n] for n in names})
+        print(f"{trial.number:>5}  {state:<13} {val:>8} "
+              f"{f'{test:.2%}' if test is not None else '–':>9}  {settings}", file=out)  # fmt: skip
+    out.flush()
+
+
+def _sweep_record(sweep) -> dict:
+    best = sweep.best()
+    return {
+        "sweep_id": sweep.sweep_id,
+        "sweep_dir": str(sweep.path),
+        "status": sweep.state.state,
+        "error": sweep.state.error,
+        "preset": sweep.spec.preset,
+        "params": [p.text() for p in sweep.spec.params],
+        "scheduler": sweep.spec.scheduler,
+        "address": sweep.state.address,
+        "counts": sweep.counts(),
+        "best_trial": best.number if best else None,
+        "best_run_id": best.run.run_id if best else None,
+        "best_val_accuracy": best.val_accuracy if best else None,
+        "trials": [
+            {
+                "trial": t.number,
+                "state": t.state,
+                "values": t.values,
+                "run_id": t.run.run_id if t.run else None,
+                "val_accuracy": t.val_accuracy,
+                "test_accuracy": t.run.status.test_accuracy if t.run else None,
+                "epochs_completed": t.run.status.epochs_completed if t.run else None,
+            }
+            for t in sweep.trials
+        ],
+    }
+
+
+def cmd_sweeps(args: argparse.Namespace) -> int:
+    from mnist import sweeps
+
+    if args.action == "list":
+        found, problems = sweeps.list_sweeps(args.runs_dir)
+        for problem in problems:
+            print(f"{PROG} sweeps: warning: skipped {problem}", file=sys.stderr)
+        if not found:
+            print(f"no sweeps in {sweeps.sweeps_dir(args.runs_dir)}")
+            return 0
+        print(f"{'sweep':<21} {'status':<9} {'preset':<8} {'trials':>6} {'best val.':>9}  space")
+        for sweep in found:
+            best = sweep.best()
+            shown = f"{best.val_accuracy:.2%}" if best else "–"
+            space = " ".join(p.text() for p in sweep.spec.params)
+            print(f"{sweep.sweep_id:<21} {sweep.state.state:<9} {sweep.spec.preset:<8} "
+                  f"{sweep.spec.trials:>6} {shown:>9}  {space}")  # fmt: skip
+        return 0
+    sweep = sweeps.find_sweep(args.sweep_id, args.runs_dir)
+    if args.action == "show":
+        if args.json:
+            print(json.dumps(_sweep_record(sweep)))
+        else:
+            _print_trials(sweep, sys.stdout)
+        return 0
+    if not sweeps.request_stop(sweep.path):  # stop
+        raise CliError(f"sweep {sweep.sweep_id} is {sweep.state.state}: nothing to stop", 1)
+    print(f"asked sweep {sweep.sweep_id} to stop: no new trials; live ones stop at their next "
+          "batch and keep their models")  # fmt: skip
+    return 0
+
+
 # -- runs ----------------------------------------------------------------------------------
 def _run_record(run: runs.Run) -> dict:
     status = run.status
@@ -912,6 +1177,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             accuracy = record["test_accuracy"]
             created = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["created"]))
             kind = {"import": "imported", "fine-tune": "tuned"}.get(run.config.kind)
+            kind = "trial" if run.config.sweep else kind
             epochs = (
                 f"{record['epochs_completed'] or 0:>3}/{record['epochs']:<3}"
                 if record["epochs"]
@@ -950,12 +1216,15 @@ COMMANDS = {
     "digits": cmd_digits,
     "export": cmd_export,
     "import": cmd_import,
+    "sweep": cmd_sweep,
+    "sweeps": cmd_sweeps,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     from mnist.personal import PersonalError
     from mnist.sketch import SketchError
+    from mnist.sweeps import SweepError
 
     try:
         args = build_parser().parse_args(argv)
@@ -966,7 +1235,7 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.status
-    except (mnist_data.DataError, runs.RunError, SketchError, PersonalError) as exc:
+    except (mnist_data.DataError, runs.RunError, SketchError, PersonalError, SweepError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT["failed"]
     except ValueError as exc:  # an invalid config value, as the config explains it

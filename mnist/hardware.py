@@ -10,10 +10,23 @@ for ``auto``, which the worker resolves on the CPU it trains on.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 CPUINFO = Path("/proc/cpuinfo")
+THREADS_ENV = "MNIST_THREADS"  # CPU threads a worker may use (set for a sweep's trials)
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # Linux's names in /proc/cpuinfo
+
+
+def cpu_threads() -> int:
+    """The CPU threads this process may use: ``$MNIST_THREADS``, else every CPU it may run on."""
+    raw = os.environ.get(THREADS_ENV, "")
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:

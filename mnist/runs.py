@@ -75,7 +75,8 @@ STALE_SECONDS = 30.0  # a live run silent this long has lost its worker
 CONFIG, STATUS, METRICS = "config.json", "status.json", "metrics.jsonl"
 MODEL, EVALUATION, STOP_FILE, LOG = "model.keras", "evaluation.json", "STOP", "worker.log"
 BASE_MODEL, PERSONAL = "base.keras", "personal.npz"  # a fine-tune's base model and samples
-NOT_RUNS = ("personal",)  # folders of the runs folder that are not runs (mnist.personal)
+NOT_RUNS = ("personal", "sweeps")  # folders of the runs folder that are not runs
+STOP_WITH_PARENT_ENV = "MNIST_STOP_WITH_PARENT"  # a pid: stop the worker when it dies
 PROBABILITIES = "test_probabilities.npy"  # (10000, 10) float32: the model's test predictions
 
 
@@ -135,7 +136,7 @@ def new_run_id(now: float | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-CONFIG_FORMAT = 3  # 3: fine-tuned and imported runs; 2: the optimiser is training's (1: model's)
+CONFIG_FORMAT = 4  # 4: sweep trials; 3: fine-tuned and imported runs; 2: optimiser in train
 VERSIONED = ("mnist-cnn-studio", "tensorflow", "keras", "numpy")
 
 
@@ -162,7 +163,8 @@ class RunConfig:
     ``model`` is None when the architecture is not one ``ModelConfig`` describes (a model
     imported from elsewhere, or fine-tuned from one); ``train`` is None for an imported model,
     which this app never trained. A fine-tuning run has ``finetune``; an import, ``imported``
-    (``source``: the file's name, ``sha256``: its bytes').
+    (``source``: the file's name, ``sha256``: its bytes'); a sweep's trial, ``sweep`` (``id``,
+    ``trial``: its 0-based number, ``values``: the settings drawn for it, ``node``, ``host``).
     """
 
     model: ModelConfig | None
@@ -172,6 +174,7 @@ class RunConfig:
     provenance: dict = field(default_factory=dict)  # command, versions, data (``provenance``)
     finetune: FinetuneConfig | None = None
     imported: dict | None = None
+    sweep: dict | None = None
 
     @property
     def kind(self) -> str:
@@ -182,6 +185,8 @@ class RunConfig:
     def origin(self) -> str:
         """How pages name the model: "imported", "fine-tuned", its preset or "custom"."""
         named = {"import": "imported", "fine-tune": "fine-tuned"}.get(self.kind)
+        if self.sweep:
+            named = f"sweep trial {self.sweep['trial'] + 1}"
         return named or self.preset or "custom"
 
     def to_dict(self) -> dict:
@@ -197,6 +202,8 @@ class RunConfig:
             data["finetune"] = self.finetune.to_dict()
         if self.imported:
             data["imported"] = dict(self.imported)
+        if self.sweep:
+            data["sweep"] = dict(self.sweep)
         return data
 
     @classmethod
@@ -220,6 +227,7 @@ class RunConfig:
             provenance=dict(data.get("provenance") or {}),
             finetune=FinetuneConfig.from_dict(finetune) if finetune else None,
             imported=dict(data["imported"]) if data.get("imported") else None,
+            sweep=dict(data["sweep"]) if data.get("sweep") else None,
         )
 
 
@@ -287,7 +295,10 @@ def _pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a zombie (ended, not yet reaped by whoever adopted it) answers kill(0) too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def read_status(run_dir: Path, now: float | None = None) -> RunStatus:
@@ -365,6 +376,7 @@ def create_run(
     *,
     finetune: FinetuneConfig | None = None,
     imported: dict | None = None,
+    sweep: dict | None = None,
     files: Callable[[Path], None] | None = None,
 ) -> Path:
     """A new run folder with its config (it reads as ``queued``); nothing runs yet.
@@ -373,9 +385,24 @@ def create_run(
     samples, an import's model and scores). The folder is made under a hidden name and
     renamed into place when complete, so no reader ever sees a run without its files.
     """
-    root = resolve_runs_dir(runs_dir)
-    root.mkdir(parents=True, exist_ok=True)
     now = time.time()
+
+    def write(stage: Path) -> None:
+        config = RunConfig(
+            model, train, preset, now, provenance(command), finetune, imported, sweep
+        )
+        write_json_atomic(stage / CONFIG, config.to_dict())  # status.json is the worker's
+        if files is not None:
+            files(stage)
+
+    return create_folder(resolve_runs_dir(runs_dir), write, now)
+
+
+def create_folder(root: Path, write: Callable[[Path], None], now: float | None = None) -> Path:
+    """A new folder ``root/<new id>`` holding what ``write(folder)`` puts in it, made under a
+    hidden name and renamed into place when complete (so no reader sees it half made)."""
+    root.mkdir(parents=True, exist_ok=True)
+    now = time.time() if now is None else now
     for left in root.glob(".creating-*"):  # a creator killed mid-way, an hour or more ago
         with contextlib.suppress(OSError):
             if now - left.stat().st_mtime > STAGE_ABANDONED_SECONDS:
@@ -383,10 +410,7 @@ def create_run(
     stage = root / f".creating-{os.getpid()}-{secrets.token_hex(4)}"
     stage.mkdir()
     try:
-        config = RunConfig(model, train, preset, now, provenance(command), finetune, imported)
-        write_json_atomic(stage / CONFIG, config.to_dict())  # status.json is the worker's
-        if files is not None:
-            files(stage)
+        write(stage)
         while True:
             path = root / new_run_id(now)
             if path.exists():
@@ -423,24 +447,83 @@ def start_run(
 
 def launch(path: Path, max_runs: int | None = None) -> Path:
     """Start the worker process (no shell) of a run folder made by ``create_run``."""
-    # The worker must import *this* package, wherever the caller's working directory is.
-    env = dict(os.environ)
+    spawn(path, max_runs)
+    # The worker writes its own pid into status.json within a fraction of a second (before
+    # TensorFlow loads); one that dies before that reads as failed once its heartbeat is stale.
+    return path
+
+
+def package_env(env: dict | None = None) -> dict:
+    """``env`` (default: this process's) with *this* package importable, wherever the
+    working directory is, and TensorFlow's C++ notices down to warnings."""
+    env = dict(os.environ if env is None else env)
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+# Starts a command as a grandchild and prints its pid: argv = log file, command…
+_DETACH = (
+    "import subprocess, sys\n"
+    "with open(sys.argv[1], 'ab') as log:\n"
+    "    p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log,\n"
+    "                         stderr=subprocess.STDOUT, start_new_session=True)\n"
+    "print(p.pid)\n"
+)
+
+
+def spawn(
+    path: Path, max_runs: int | None = None, *, threads: int | None = None, tied: bool = False
+) -> int:
+    """Start a run folder's worker in a session of its own (a page rerun or a Ctrl-C in the
+    server's terminal does not reach it); its process id.
+
+    ``threads``: the CPU threads it may use (TensorFlow's thread pools and the input
+    pipeline), for a worker sharing the machine with others (a sweep's trials).
+    ``tied``: the worker stops as if asked (at its next batch, keeping its model) once this
+    process has ended. It is started through a short-lived intermediate so that it is not
+    this process's child: Ray kills a trial's child processes with the trial (SIGKILL, no
+    model saved), at once when it stops a trial early.
+    """
+    env = package_env()
+    if threads is not None:
+        from mnist.hardware import THREADS_ENV
+
+        for name in (THREADS_ENV, "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            env[name] = str(threads)
+    command = worker_command(path.resolve(), max_runs)
+    if tied:
+        env[STOP_WITH_PARENT_ENV] = str(os.getpid())
+        done = subprocess.run(
+            [sys.executable, "-c", _DETACH, str(path / LOG), *command],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return int(done.stdout.strip())
     with open(path / LOG, "ab") as log:
-        subprocess.Popen(
-            worker_command(path.resolve(), max_runs),
+        return subprocess.Popen(
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            # Its own session: a page rerun or a Ctrl-C in the server's terminal does not kill it.
             start_new_session=True,
-        )
-    # The worker writes its own pid into status.json within a fraction of a second (before
-    # TensorFlow loads); one that dies before that reads as failed once its heartbeat is stale.
-    return path
+        ).pid
+
+
+def stop_with_parent(run_dir: Path) -> None:
+    """In a worker started ``tied``: a thread that asks the run to stop (its ``STOP`` file)
+    once the process that started it has ended."""
+    watched = os.environ.pop(STOP_WITH_PARENT_ENV, "")
+    if not watched.isdigit():
+        return
+
+    def watch() -> None:
+        while _pid_alive(int(watched)):
+            time.sleep(HEARTBEAT_SECONDS)
+        (run_dir / STOP_FILE).touch()
+
+    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
 
 
 class StatusWriter:
@@ -451,10 +534,12 @@ class StatusWriter:
     or the model is saved, so readers can tell a slow run from a dead one.
     """
 
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / STATUS
+    def __init__(self, run_dir: Path, status: Any = None, name: str = STATUS) -> None:
+        # ``status``/``name``: another record with ``replace``, ``to_dict`` and a heartbeat
+        # (a sweep's ``state.json``, mnist.sweeps)
+        self.path = run_dir / name
         self._lock = threading.Lock()
-        self.status = RunStatus(state=QUEUED, pid=os.getpid(), message=STARTING)
+        self.status = status or RunStatus(state=QUEUED, pid=os.getpid(), message=STARTING)
         self._last_write = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)

@@ -7,21 +7,34 @@ has a range written ``NAME=KIND:ARGS`` (the CLI's ``--param``, the Sweep page's 
     dropout=uniform:0:0.5                  epochs=int:2:6      optimizer=choice:adam,sgd
 
 ``Param`` parses and checks one; ``apply`` turns drawn values into a ``ModelConfig`` and a
-``TrainConfig`` (every value checked by the configs themselves). No Ray, TensorFlow or
-Streamlit here. (Issue 15 in progress: the Ray Tune side, sweep folders, the page and the CLI
-come next.)
+``TrainConfig`` (every value checked by the configs themselves).
+
+A sweep is a folder, ``<runs>/sweeps/<id>/`` (docs/run-folder.md): ``sweep.json`` (the spec
+and the settings drawn for every trial, written once by ``create_sweep``), ``state.json``
+(written only by the sweep's driver, ``mnist.raysweep``), a ``STOP`` file to end it and the
+driver's log. Each trial is an ordinary run folder whose ``config.json`` names the sweep and
+the trial. This module reads and writes those; it imports no Ray, TensorFlow or Streamlit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
+from mnist import runs
 from mnist.config import OPTIMIZERS, PRESETS, SCHEDULES, ModelConfig, TrainConfig
+from mnist.records import FormatError, _known
 
 KINDS = ("choice", "uniform", "loguniform", "int")
 
@@ -201,3 +214,404 @@ def apply(preset: str, values: dict[str, Any]) -> tuple[ModelConfig, TrainConfig
         else:
             raise ValueError(f"{name!r} cannot be searched")
     return model, TrainConfig.from_dict(train)
+
+
+# -- a sweep: what to try, and its folder ---------------------------------------------------
+SWEEPS = "sweeps"  # the folder of sweeps, inside the runs folder
+SPEC, STATE, STOP_FILE, LOG = "sweep.json", "state.json", "STOP", "driver.log"
+TRIALS = "trials.json"  # what Ray Tune heard from each trial (mnist.raysweep's callback)
+TUNE = "tune"  # Ray Tune's own experiment folder (its writer: Ray Tune)
+SCHEDULERS = ("none", "asha")
+SCHEDULER_WORDS = {
+    "none": "every trial trains all its epochs",
+    "asha": "after each epoch, trials in the worse half so far stop early (ASHA)",
+}
+METRIC = "val_accuracy"  # what trials are compared on, as Ray Tune sees it (mode: max)
+MAX_TRIALS = 500
+ADDRESS_ENV = "RAY_ADDRESS"  # Ray's own variable: an existing cluster to run on
+SPEC_FORMAT = 1
+
+
+class SweepError(Exception):
+    """A sweep that cannot be made, read, reached or stopped: one sentence for people."""
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What ``sweep.json`` holds: the preset, the space, the trials drawn from it, how to
+    run them."""
+
+    FORMAT: ClassVar[int] = SPEC_FORMAT
+
+    preset: str
+    params: tuple[Param, ...]
+    trials: int
+    seed: int = 0
+    scheduler: str = "none"  # SCHEDULERS
+    cpus_per_trial: int = 1
+    address: str | None = None  # a Ray cluster's address; None: an embedded Ray
+    plan: tuple[dict, ...] = ()  # the values drawn for each trial, in trial order
+    created: float = 0.0
+    command: str = ""
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; one of {', '.join(PRESETS)}")
+        if not 1 <= self.trials <= MAX_TRIALS:
+            raise ValueError(f"trials must be 1 to {MAX_TRIALS}, not {self.trials}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}")
+        if self.cpus_per_trial < 1:
+            raise ValueError("each trial needs at least one CPU")
+
+    @property
+    def max_epochs(self) -> int:
+        """The most epochs any trial trains (ASHA's horizon)."""
+        return max(apply(self.preset, values)[1].epochs for values in self.plan)
+
+    def to_dict(self) -> dict:
+        return {
+            "format_version": self.FORMAT,
+            "preset": self.preset,
+            "params": [p.to_dict() for p in self.params],
+            "trials": self.trials,
+            "seed": self.seed,
+            "scheduler": self.scheduler,
+            "cpus_per_trial": self.cpus_per_trial,
+            "address": self.address,
+            "metric": METRIC,
+            "mode": "max",
+            "plan": [dict(v) for v in self.plan],
+            "created": self.created,
+            "command": self.command,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SweepSpec:
+        # metric and mode are fixed (METRIC, max): written for other readers, not read back
+        data = {k: v for k, v in data.items() if k not in ("metric", "mode")}
+        data = _known(cls, data, cls.FORMAT)
+        data["params"] = tuple(Param.from_dict(p) for p in data["params"])
+        data["plan"] = tuple(dict(v) for v in data.get("plan") or ())
+        return cls(**data)
+
+
+def plan_trials(preset: str, params: list[Param], trials: int, seed: int) -> list[dict]:
+    """Each trial's values, drawn at random from the space (seeded: the same sweep draws the
+    same trials); every value checked against the configs."""
+    check_space(params)
+    for param in params:  # a range the configs refuse at an end, in one sentence, now
+        ends = param.values if param.kind == "choice" else (param.low, param.high)
+        for value in ends:
+            value = int(value) if param.kind == "int" else value
+            try:
+                apply(preset, {param.name: value})
+            except ValueError as exc:
+                raise ValueError(f"{param.text()}: {exc}") from None
+    if not PRESETS[preset].train.validation_size:
+        raise ValueError("trials are compared on validation accuracy: keep validation images")
+    rng = np.random.default_rng(seed)
+    plan = [{p.name: p.sample(rng) for p in params} for _ in range(trials)]
+    for values in plan:
+        apply(preset, values)
+    return plan
+
+
+def new_spec(
+    preset: str,
+    params: list[Param],
+    trials: int,
+    *,
+    seed: int = 0,
+    scheduler: str = "none",
+    cpus_per_trial: int = 1,
+    address: str | None = None,
+    command: str = "",
+) -> SweepSpec:
+    """A checked spec with its trials drawn (``ValueError`` in one sentence otherwise)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; one of {', '.join(PRESETS)}")
+    plan = plan_trials(preset, params, trials, seed)
+    return SweepSpec(preset, tuple(params), trials, seed, scheduler, cpus_per_trial,
+                     address or None, tuple(plan), time.time(), command)  # fmt: skip
+
+
+def sweeps_dir(runs_dir: str | os.PathLike | None = None) -> Path:
+    return runs.resolve_runs_dir(runs_dir) / SWEEPS
+
+
+def create_sweep(spec: SweepSpec, runs_dir: str | os.PathLike | None = None) -> Path:
+    """A new sweep folder holding ``sweep.json`` (it reads as queued); nothing runs yet."""
+
+    def write(stage: Path) -> None:
+        runs.write_json_atomic(stage / SPEC, spec.to_dict())
+
+    return runs.create_folder(sweeps_dir(runs_dir), write, spec.created or None)
+
+
+# -- its state, as the driver writes it -----------------------------------------------------
+QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
+DONE, STOPPED, FAILED = "done", "stopped", "failed"
+LIVE = (QUEUED, RUNNING, STOPPING)
+
+
+@dataclass(frozen=True)
+class SweepState:
+    """What ``state.json`` holds. Its one writer is the sweep's driver (``mnist.raysweep``)."""
+
+    FORMAT: ClassVar[int] = 1
+
+    state: str = QUEUED  # queued, running, stopping (live); done, stopped, failed
+    pid: int | None = None  # the driver's process id
+    heartbeat: float = 0.0  # Unix time of the last write: at least every second while live
+    message: str | None = None  # what a live sweep is doing
+    error: str | None = None  # why a failed sweep failed, one sentence
+    started: float | None = None
+    finished: float | None = None
+    address: str | None = None  # "embedded", or the Ray cluster's address
+    nodes: int | None = None  # Ray nodes alive when it started
+    cpus: float | None = None  # their CPUs
+    concurrency: int | None = None  # trials at once
+    stale: bool = False  # readers only, never written: a live state whose driver is gone
+
+    def replace(self, **fields) -> SweepState:
+        return dataclasses.replace(self, **fields)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        del data["stale"]
+        return {"format_version": self.FORMAT, **data}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SweepState:
+        return cls(**_known(cls, data, cls.FORMAT))
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in LIVE
+
+
+def read_state(sweep_dir: Path, now: float | None = None) -> SweepState:
+    """``state.json`` judged like a run's status: a live sweep whose driver died or went silent
+    reads as failed; a stop request reads as stopping; no file yet, as queued."""
+    path = sweep_dir / STATE
+    if path.exists():
+        try:
+            state = SweepState.from_dict(runs.read_json(path))
+        except (FormatError, TypeError) as exc:
+            raise runs.RunError(f"{path}: {exc}") from None
+    else:
+        state = SweepState(heartbeat=runs.SlotLock._start_order(sweep_dir)[0])
+        with contextlib.suppress(runs.RunError, TypeError, ValueError):
+            state = state.replace(heartbeat=float(runs.read_json(sweep_dir / SPEC)["created"]))
+    if state.state in (QUEUED, RUNNING) and (sweep_dir / STOP_FILE).exists():
+        state = state.replace(state=STOPPING, message="stop requested")
+    if state.is_live:
+        now = time.time() if now is None else now
+        if state.pid is not None and not runs._pid_alive(state.pid):
+            reason = "the sweep's driver process ended without finishing (killed or crashed)"
+        elif now - state.heartbeat > runs.STALE_SECONDS:
+            reason = f"the sweep's driver has not reported for {now - state.heartbeat:.0f} s"
+        else:
+            return state
+        state = state.replace(state=FAILED, error=reason, stale=True)
+    return state
+
+
+# -- reading a sweep with its trials --------------------------------------------------------
+PENDING, SKIPPED, PRUNED = "pending", "not started", "stopped early"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a sweep: its settings, its run (once it has one) and what Tune heard."""
+
+    number: int  # 1-based, as people count
+    values: dict
+    run: runs.Run | None
+    result: dict  # trials.json's entry: epochs, val_accuracy, best_val_accuracy, pruned, error
+
+    @property
+    def state(self) -> str:
+        if self.run is None:
+            return FAILED if self.result.get("error") else PENDING
+        if self.run.state == runs.STOPPED and self.result.get("pruned"):
+            return PRUNED
+        return self.run.state
+
+    @property
+    def val_accuracy(self) -> float | None:
+        """The validation accuracy of the model the run saved (its last epoch's)."""
+        if self.run is not None and self.run.status.val_accuracy is not None:
+            return self.run.status.val_accuracy
+        return self.result.get("val_accuracy")
+
+    @property
+    def has_model(self) -> bool:
+        return self.run is not None and self.run.model_path is not None and not self.run.is_live
+
+
+@dataclass(frozen=True)
+class Sweep:
+    path: Path
+    spec: SweepSpec
+    state: SweepState
+    trials: tuple[Trial, ...]
+
+    @property
+    def sweep_id(self) -> str:
+        return self.path.name
+
+    @property
+    def is_live(self) -> bool:
+        return self.state.is_live
+
+    def best(self) -> Trial | None:
+        """The trial whose saved model has the highest validation accuracy (ties: the
+        earlier trial); None before any trial has a model."""
+        ready = [t for t in self.trials if t.has_model and t.val_accuracy is not None]
+        return max(ready, key=lambda t: (t.val_accuracy, -t.number), default=None)
+
+    def counts(self) -> dict[str, int]:
+        """How many trials are in each state."""
+        counted: dict[str, int] = {}
+        for trial in self.trials:
+            state = trial.state
+            if state == PENDING and not self.is_live:
+                state = SKIPPED
+            counted[state] = counted.get(state, 0) + 1
+        return counted
+
+
+def _trial_runs(sweep_id: str, runs_dir: Path) -> dict[int, runs.Run]:
+    """The run folders of a sweep's trials, by trial index (0-based)."""
+    found: dict[int, runs.Run] = {}
+    all_runs, _ = runs.list_runs(runs_dir)
+    for run in all_runs:
+        link = run.config.sweep
+        if link and link.get("id") == sweep_id and isinstance(link.get("trial"), int):
+            found[link["trial"]] = run
+    return found
+
+
+def load_sweep(sweep_dir: str | os.PathLike, run_index: dict | None = None) -> Sweep:
+    """A sweep folder with its trials' runs (``RunError`` for a missing or corrupt one)."""
+    path = Path(sweep_dir)
+    if not path.is_dir():
+        raise runs.RunError(f"{path}: no such sweep")
+    try:
+        spec = SweepSpec.from_dict(runs.read_json(path / SPEC))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise runs.RunError(f"{path / SPEC}: invalid sweep ({exc})") from None
+    state = read_state(path)
+    try:
+        heard = runs.read_json(path / TRIALS).get("trials") or {}
+    except runs.RunError:
+        heard = {}
+    if run_index is None:
+        run_index = _trial_runs(path.name, path.parent.parent)
+    trials = tuple(
+        Trial(i + 1, values, run_index.get(i), dict(heard.get(str(i)) or {}))
+        for i, values in enumerate(spec.plan)
+    )
+    return Sweep(path, spec, state, trials)
+
+
+def list_sweeps(runs_dir: str | os.PathLike | None = None) -> tuple[list[Sweep], list[str]]:
+    """Every sweep, newest first, and one message per folder that could not be read."""
+    root = sweeps_dir(runs_dir)
+    if not root.is_dir():
+        return [], []
+    all_runs, _ = runs.list_runs(runs.resolve_runs_dir(runs_dir))
+    by_sweep: dict[str, dict[int, runs.Run]] = {}
+    for run in all_runs:
+        link = run.config.sweep
+        if link and isinstance(link.get("trial"), int):
+            by_sweep.setdefault(str(link.get("id")), {})[link["trial"]] = run
+    found, problems = [], []
+    for path in sorted(root.iterdir(), reverse=True):
+        if path.name.startswith(".") or not path.is_dir():
+            continue
+        try:
+            found.append(load_sweep(path, by_sweep.get(path.name, {})))
+        except runs.RunError as exc:
+            problems.append(str(exc))
+    return found, problems
+
+
+def find_sweep(sweep_id: str, runs_dir: str | os.PathLike | None = None) -> Sweep:
+    if not sweep_id or "/" in sweep_id or sweep_id.startswith("."):
+        raise runs.RunError(f"{sweep_id!r} is not a sweep id")
+    path = sweeps_dir(runs_dir) / sweep_id
+    if not path.is_dir():
+        raise runs.RunError(f"no sweep {sweep_id} in {path.parent}")
+    return load_sweep(path)
+
+
+def driver_command(sweep_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "mnist", "sweep", "--sweep-dir", str(sweep_dir)]
+
+
+def launch_sweep(sweep_dir: Path) -> Path:
+    """Start the driver process of a sweep folder (its own session, like a run's worker)."""
+    with open(sweep_dir / LOG, "ab") as log:
+        subprocess.Popen(
+            driver_command(sweep_dir.resolve()),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=runs.package_env(),
+            start_new_session=True,
+        )
+    return sweep_dir
+
+
+def request_stop(sweep_dir: str | os.PathLike) -> bool:
+    """Ask a live sweep to stop: no new trials; every live trial stops at its next batch and
+    keeps its model; finished trials stay. False if the sweep is not live."""
+    path = Path(sweep_dir)
+    state = read_state(path)
+    if not state.is_live:
+        return False
+    (path / STOP_FILE).touch()
+    if state.pid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(state.pid, signal.SIGTERM)
+    return True
+
+
+def stop_requested(sweep_dir: Path) -> bool:
+    return (sweep_dir / STOP_FILE).exists()
+
+
+def describe_values(values: dict) -> str:
+    """A trial's settings in one line: "learning_rate 0.0031, batch_size 128"."""
+    shown = []
+    for name, value in values.items():
+        if isinstance(value, float):
+            shown.append(f"{name} {value:.3g}")
+        else:
+            shown.append(f"{name} {str(value).lower() if isinstance(value, bool) else value}")
+    return ", ".join(shown)
+
+
+def trial_rows(sweep: Sweep) -> list[dict]:
+    """The trials table: one row per trial, settings as columns."""
+    rows = []
+    for trial in sweep.trials:
+        state = trial.state
+        if state == PENDING and not sweep.is_live:
+            state = SKIPPED
+        run = trial.run
+        rows.append({
+            "trial": trial.number,
+            "state": state,
+            **trial.values,
+            "epochs": (run.status.epochs_completed if run and not run.is_live else None)
+            or trial.result.get("epochs"),
+            "best val accuracy": trial.result.get("best_val_accuracy") or trial.val_accuracy,
+            "val accuracy": trial.val_accuracy,
+            "test accuracy": run.status.test_accuracy if run else None,
+            "run": run.run_id if run else None,
+        })  # fmt: skip
+    return rows

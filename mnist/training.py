@@ -27,7 +27,7 @@ from mnist import records, runs
 from mnist._tf import keras, tf
 from mnist.config import TrainConfig
 from mnist.evaluation import evaluate_predictions, predict_probabilities
-from mnist.hardware import resolve_precision
+from mnist.hardware import cpu_threads, resolve_precision
 from mnist.models import build_model, save_model_atomic
 from mnist.records import BatchRecord, EpochRecord, RunStatus
 
@@ -370,7 +370,7 @@ AUGMENTATION = {
     "zoom": 0.1,  # share of the size, in or out
 }
 
-PARALLEL_CALLS = max(1, min(4, os.cpu_count() or 1))  # batches prepared at once
+PARALLEL_CALLS = max(1, min(4, cpu_threads()))  # batches prepared at once
 PREFETCH_BATCHES = 2  # ready ahead of the model
 
 
