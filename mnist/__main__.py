@@ -962,6 +962,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if not params:
             raise CliError("a sweep needs at least one --param NAME=KIND:ARGS to vary")
         address = args.address or os.environ.get(sweeps.ADDRESS_ENV) or None
+        if address:
+            sweeps.check_address(address)  # before a folder is made
         spec = sweeps.new_spec(
             args.preset, params, args.trials, seed=args.seed, scheduler=args.scheduler,
             cpus_per_trial=args.cpus_per_trial, address=address, command=_command(args),
@@ -1034,7 +1036,8 @@ class _SweepPrinter:
             if trial.run is None:
                 continue
             epochs = trial.result.get("epochs") or 0
-            now = (trial.state, epochs)
+            ended = bool(trial.result.get("ended") or not sweep.is_live)
+            now = (trial.state, epochs, ended)
             before = self.seen.get(trial.number)
             if now == before:
                 continue
@@ -1046,7 +1049,7 @@ class _SweepPrinter:
             if epochs and (before is None or before[1] != epochs):
                 value = trial.result.get("val_accuracy") or 0.0
                 print(f"{head} epoch {epochs}: val_accuracy {value:.4f}", file=self.out, flush=True)
-            if not trial.run.is_live and trial.state != (before or ("",))[0]:
+            if not trial.run.is_live and ended and not (before and before[2]):
                 print(f"{head} {_trial_ending(trial)}", file=self.out, flush=True)
 
 

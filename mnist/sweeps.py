@@ -23,6 +23,7 @@ import dataclasses
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -334,6 +335,29 @@ def new_spec(
     plan = plan_trials(preset, params, trials, seed)
     return SweepSpec(preset, tuple(params), trials, seed, scheduler, cpus_per_trial,
                      address or None, tuple(plan), time.time(), command)  # fmt: skip
+
+
+CONNECT_SECONDS = 10.0
+
+
+def check_address(address: str) -> None:
+    """A quick TCP check that a Ray cluster answers at ``HOST:PORT`` (``SweepError``
+    otherwise): Ray itself retries an unreachable address for minutes, logging as it goes."""
+    if address.startswith("ray://"):
+        raise SweepError(
+            f"{address}: Ray Client (ray://) addresses are not supported; run the sweep on "
+            "a machine of the cluster with its GCS address (HOST:6379, or auto)"
+        )
+    if address == "auto":
+        return  # Ray finds the cluster this machine belongs to, or says it has none
+    host, colon, port = address.rpartition(":")
+    if not colon or not host or not port.isdigit():
+        raise SweepError(f"{address!r} is not a Ray cluster address: write HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise SweepError(f"cannot reach the Ray cluster at {address}: {reason}") from None
 
 
 def sweeps_dir(runs_dir: str | os.PathLike | None = None) -> Path:

@@ -1,0 +1,184 @@
+"""Sweeps on Ray Tune, for real: an embedded Ray, a simulated two-node cluster, a stop.
+
+Each test trains tiny trials (the codelab model on 2,000 images) in worker processes, as
+the dashboard and the CLI do; every wait is for a condition, with generous deadlines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist import runs, sweeps
+from mnist.sweeps import Param
+from tests.conftest import ROOT, wait_for
+
+pytestmark = pytest.mark.slow
+
+DEADLINE = 600.0  # seconds for a whole tiny sweep, on a loaded machine
+TINY = {"train_size": 2000, "learning_rate": 3e-3, "epochs": 3}
+
+
+def _spec(plan: list[dict], **changes) -> sweeps.SweepSpec:
+    names = sorted({name for values in plan for name in values})
+    params = [Param(name, "choice", values=tuple({v[name] for v in plan})) for name in names]
+    spec = sweeps.new_spec("codelab", params, len(plan), command="test")
+    return dataclasses.replace(spec, plan=tuple(plan), **changes)
+
+
+def _listeners() -> set[tuple[str, str]]:
+    """(address, port) of every TCP socket listening on something other than loopback."""
+    # /proc/net's hex: 127.x.x.x is "..7F" (IPv4, little-endian), ::1 and ::ffff:127.x in IPv6
+    loopback = ("00000000000000000000000001000000",)
+    found = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, port = fields[1].split(":")
+            if fields[3] != "0A" or address in loopback or address.endswith("7F"):
+                continue
+            found.add((address, port))
+    return found
+
+
+def _ray_processes() -> set[int]:
+    """Processes of any Ray instance on this machine (GCS, raylets, workers)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if comm in ("raylet", "gcs_server") or cmdline.startswith(b"ray::"):
+            found.add(int(entry.name))
+    return found
+
+
+def _last_val_accuracy(run_dir: Path) -> float | None:
+    """The last epoch's validation accuracy, read from metrics.jsonl (not through the app)."""
+    value = None
+    for line in (run_dir / runs.METRICS).read_text().splitlines():
+        record = json.loads(line)
+        if record.get("type") == "epoch":
+            value = record["val_accuracy"]
+    return value
+
+
+def _wait_until_ended(path: Path, seen_listeners: set | None = None) -> sweeps.Sweep:
+    def ended():
+        if seen_listeners is not None:
+            seen_listeners.update(_listeners())
+        sweep = sweeps.load_sweep(path)
+        return sweep if not sweep.is_live else None
+
+    return wait_for(ended, timeout=DEADLINE, interval=0.5, what="the sweep to end")
+
+
+def _no_live_processes(sweep: sweeps.Sweep, ray_before: set[int]) -> None:
+    """No trial's worker, no driver, no Ray process is left (each given time to exit: a
+    worker's last status comes before its process ends)."""
+    assert not any(t.run.is_live for t in sweep.trials if t.run is not None)
+    pids = [t.run.status.pid for t in sweep.trials if t.run is not None] + [sweep.state.pid]
+    wait_for(lambda: not any(map(runs._pid_alive, pids)), timeout=120, what="workers to exit")
+    wait_for(lambda: not (_ray_processes() - ray_before), timeout=120, what="Ray to exit")
+
+
+def test_a_tiny_sweep_on_the_embedded_ray_with_asha(runs_dir):
+    bad = dict(TINY, learning_rate=1e-6, epochs=30)  # learns nothing; 30 epochs if let run
+    plan = [TINY, dict(TINY, learning_rate=1e-3), bad, dict(TINY, learning_rate=2e-3)]
+    spec = _spec(plan, scheduler="asha")
+    ray_before, listening_before = _ray_processes(), _listeners()
+    path = sweeps.launch_sweep(sweeps.create_sweep(spec, runs_dir))  # as the Sweep page does
+    seen: set = set()
+    sweep = _wait_until_ended(path, seen)
+
+    assert sweep.state.state == sweeps.DONE, sweep.state.error
+    assert sweep.state.address == "embedded" and sweep.state.concurrency == os.cpu_count()
+    assert not (seen - listening_before), "the embedded Ray listened beyond loopback"
+    for trial in sweep.trials:  # every trial is a run folder with a model
+        assert trial.run is not None and trial.run.model_path is not None, trial.number
+        assert trial.run.config.sweep["id"] == path.name
+        assert trial.run.config.train.learning_rate == plan[trial.number - 1]["learning_rate"]
+    pruned = sweep.trials[2]
+    assert pruned.result.get("pruned") and pruned.state == sweeps.PRUNED
+    assert pruned.run.state == runs.STOPPED and pruned.run.status.epochs_completed < 30
+    assert any(t.state == runs.DONE for t in sweep.trials[:2])  # the first at a rung goes on
+    # the best trial is the one whose saved model validated best, read from the files
+    scores = {t.run.run_id: _last_val_accuracy(t.run.path) for t in sweep.trials}
+    assert sweep.best().run.run_id == max(scores, key=scores.get)
+    assert sweep.best().number != 3
+    _no_live_processes(sweep, ray_before)
+
+
+def test_two_nodes_share_the_trials_and_every_result_reaches_the_runs_folder(runs_dir):
+    helper = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "unit" / "ray_cluster.py"), "2"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"},  # loopback only
+    )  # fmt: skip
+    try:
+        address = helper.stdout.readline().strip()
+        node_ids = set(helper.stdout.readline().split())
+        assert address.startswith("127.0.0.1:") and len(node_ids) == 2
+        plan = [TINY | {"epochs": 1}, TINY | {"epochs": 1, "learning_rate": 1e-3}]
+        params = ["--param", "epochs=choice:1", "--param", "train_size=choice:2000",
+                  "--param", "learning_rate=choice:0.003,0.001"]  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "mnist", "sweep", "--preset", "codelab", "--trials", "2",
+             *params, "--address", address, "--runs-dir", str(runs_dir), "--json"],
+            capture_output=True, text=True, timeout=DEADLINE, cwd=runs_dir.parent,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["status"] == "done" and summary["address"] == address
+        assert len(plan) == len(summary["trials"])
+        sweep = sweeps.find_sweep(summary["sweep_id"], runs_dir)
+        assert sweep.state.nodes == 2
+        nodes = {t.run.config.sweep["node"] for t in sweep.trials}
+        assert nodes == node_ids  # one trial on each node (one CPU each)
+        for trial in sweep.trials:
+            assert trial.run.state == runs.DONE and trial.run.model_path is not None
+            assert trial.run.status.test_accuracy is not None
+            assert trial.run.path.parent == runs_dir
+    finally:
+        helper.stdin.close()
+        helper.wait(timeout=120)
+
+
+def test_stopping_a_sweep_stops_every_trial_and_keeps_finished_ones(runs_dir):
+    long = dict(TINY, epochs=40)
+    plan = [dict(TINY, epochs=1), long, dict(long, learning_rate=1e-3), long]
+    ray_before = _ray_processes()
+    path = sweeps.launch_sweep(sweeps.create_sweep(_spec(plan), runs_dir))
+
+    def third_trial_training():
+        sweep = sweeps.load_sweep(path)
+        first, third = sweep.trials[0], sweep.trials[2]
+        return (first.run and first.run.state == runs.DONE and third.run
+                and third.run.status.epochs_completed)  # fmt: skip
+
+    wait_for(third_trial_training, timeout=DEADLINE, interval=0.5, what="trial 3 to train")
+    assert sweeps.request_stop(path)
+    sweep = _wait_until_ended(path)
+
+    assert sweep.state.state == sweeps.STOPPED
+    first, second, third, fourth = sweep.trials
+    assert first.state == runs.DONE and first.run.model_path is not None  # kept
+    for trial in (second, third):  # stopped at a batch, with their models
+        assert trial.run.state == runs.STOPPED and trial.run.model_path is not None
+        assert trial.run.status.epochs_completed < 40
+    assert fourth.run is None and sweeps.trial_rows(sweep)[3]["state"] == sweeps.SKIPPED
+    _no_live_processes(sweep, ray_before)
