@@ -22,6 +22,7 @@ PAGES = {
     "pages/sketch.py": st.Page("pages/sketch.py", title="Sketch", icon=":material/draw:"),
     "pages/digits.py": st.Page("pages/digits.py", title="My digits", icon=":material/edit_note:"),
     "pages/inside.py": st.Page("pages/inside.py", title="Inside", icon=":material/neurology:"),
+    "pages/sweep.py": st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:"),
 }
 
 page = st.navigation(list(PAGES.values()))

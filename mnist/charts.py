@@ -446,3 +446,48 @@ def personal_counts_chart(counts: np.ndarray, minimum: int) -> alt.Chart:
         .encode(y="needed:Q", tooltip=[alt.Tooltip("needed:Q", title="needed per digit")])
     )
     return (bars + rule).properties(height=220)
+
+
+def sweep_chart(rows: Sequence[dict], params: Sequence[dict]) -> alt.HConcatChart:
+    """One scatter per searched setting: its value (x) against the trial's validation
+    accuracy (y, shared), coloured by the trial's state — which settings win, at a glance.
+
+    ``rows``: the trials table (``mnist.sweeps.trial_rows``); ``params``: the searched fields
+    (``Param.to_dict()``: log-uniform ranges get a log axis, choices a category axis)."""
+    names = [p["name"] for p in params]
+    frame = pd.DataFrame(
+        [r for r in rows if r.get("val accuracy") is not None],
+        columns=["trial", "state", "val accuracy", *names],
+    )
+    y = alt.Y(
+        "val accuracy:Q",
+        title="validation accuracy",
+        scale=alt.Scale(zero=False),
+        axis=alt.Axis(format=".1%"),
+    )
+    typed = [f"{p['name']}:{'N' if p['kind'] == 'choice' else 'Q'}" for p in params]
+    tooltip = ["trial:O", "state:N", alt.Tooltip("val accuracy:Q", format=".2%"), *typed]
+    panels = []
+    for i, param in enumerate(params):
+        name = param["name"]
+        if param["kind"] == "choice":
+            x = alt.X(f"{name}:O", title=name, axis=alt.Axis(labelAngle=0))
+            if param["values"] and isinstance(param["values"][0], bool):
+                frame[name] = frame[name].map(lambda v: str(v).lower())
+        elif param["kind"] == "loguniform":
+            x = alt.X(f"{name}:Q", title=name, scale=alt.Scale(type="log"))
+        else:
+            x = alt.X(f"{name}:Q", title=name, scale=alt.Scale(zero=False))
+        panels.append(
+            alt.Chart(frame)
+            .mark_circle(size=90, opacity=0.85)
+            .encode(
+                x=x,
+                y=y if i == 0 else alt.Y("val accuracy:Q", title=None, scale=alt.Scale(zero=False),
+                                         axis=alt.Axis(format=".1%")),
+                color=alt.Color("state:N", title="trial", legend=alt.Legend(orient="top")),
+                tooltip=tooltip,
+            )
+            .properties(width=220, height=220)
+        )  # fmt: skip
+    return alt.hconcat(*panels).resolve_scale(y="shared")

@@ -9,7 +9,7 @@ from mnist import DEFAULT_MODEL
 from tests.conftest import ROOT
 
 APP = str(ROOT / "app.py")  # absolute: AppTest resolves paths against the test file
-PAGES = ["home", "data", "model", "train", "evaluate", "sketch", "digits", "inside"]
+PAGES = ["home", "data", "model", "train", "evaluate", "sketch", "digits", "inside", "sweep"]
 
 
 def open_page(name: str, timeout: float = 180) -> AppTest:

@@ -528,3 +528,93 @@ def test_sketch_save_as_empties_its_choice_so_one_drawing_is_saved_once(runs_dir
     )
     at.run()
     assert at.selectbox(key="sketch.save_as.canvas").value is None  # not the last choice
+
+
+# -- Sweep ---------------------------------------------------------------------------------
+def _sweep_with_trials(runs_dir):
+    """A finished sweep of three trials (two with models), made as the driver leaves one."""
+    import json as _json
+
+    from mnist import sweeps
+    from mnist.records import RunStatus
+    from mnist.sweeps import Param
+
+    params = [Param.parse("learning_rate=loguniform:1e-4:1e-2")]
+    spec = sweeps.new_spec("codelab", params, 3, scheduler="asha")
+    path = sweeps.create_sweep(spec, runs_dir)
+    results = [(runs.DONE, 0.97, 0.975), (runs.STOPPED, 0.60, 0.61), (runs.DONE, 0.98, 0.979)]
+    ids = []
+    for index, (state, val, test) in enumerate(results):
+        model, train = sweeps.apply("codelab", spec.plan[index])
+        link = {"id": path.name, "trial": index, "values": spec.plan[index]}
+        run = runs.create_run(model, train, "codelab", runs_dir, sweep=link)
+        status = RunStatus(state=state, heartbeat=time.time(), val_accuracy=val,
+                           test_accuracy=test, epochs_completed=1)  # fmt: skip
+        runs.write_json_atomic(run / runs.STATUS, status.to_dict())
+        (run / runs.MODEL).write_bytes(DEFAULT_MODEL.read_bytes())
+        ids.append(run.name)
+    heard = {"1": {"epochs": 1, "val_accuracy": 0.6, "best_val_accuracy": 0.6, "pruned": True}}
+    (path / sweeps.TRIALS).write_text(_json.dumps({"format_version": 1, "trials": heard}))
+    state = sweeps.SweepState(state=sweeps.DONE, heartbeat=time.time(), address="embedded")
+    runs.write_json_atomic(path / sweeps.STATE, state.to_dict())
+    return path, ids
+
+
+def test_sweep_page_starts_the_sweep_its_widgets_describe(runs_dir, monkeypatch):
+    from mnist import sweeps
+
+    launched = []
+    monkeypatch.setattr(sweeps, "launch_sweep", lambda path: launched.append(path) or path)
+    at = open_page("sweep")
+    assert "No sweeps yet" in at.info[0].value
+    at.number_input(key="sweep.space.w.trials").set_value(3).run()
+    at.toggle(key="sweep.space.w.asha").set_value(False).run()
+    at.multiselect(key="sweep.space.w.fields").set_value(
+        ["learning_rate", "batch_size", "augment"]
+    ).run()
+    at.multiselect(key="sweep.space.w.range.batch_size").set_value([32, 64]).run()
+    command = at.code[0].value
+    assert "--trials 3" in command and "--param batch_size=choice:32,64" in command
+    assert "--param augment=choice:false,true" in command and "--scheduler" not in command
+    at.button(key="sweep.start").click().run()
+    assert not at.exception, at.exception
+    assert len(launched) == 1
+    spec = sweeps.load_sweep(launched[0]).spec
+    assert spec.trials == 3 and spec.scheduler == "none" and spec.preset == "fast"
+    assert [p.text() for p in spec.params] == [
+        "learning_rate=loguniform:0.0001:0.01", "batch_size=choice:32,64",
+        "augment=choice:false,true",
+    ]  # fmt: skip
+    assert all(v["batch_size"] in (32, 64) for v in spec.plan)
+    # a sweep that has not reported yet is live: no second one
+    assert at.button(key="sweep.start").disabled
+    # the form is the person's: kept across a page switch
+    at.switch_page("pages/train.py").run()
+    at.switch_page("pages/sweep.py").run()
+    assert at.number_input(key="sweep.space.w.trials").value == 3
+
+
+def test_sweep_page_says_what_is_missing_in_one_sentence():
+    at = open_page("sweep")
+    at.multiselect(key="sweep.space.w.range.batch_size").set_value([]).run()
+    assert [e.value for e in at.error] == ["batch_size: pick at least one value"]
+    assert at.button(key="sweep.start").disabled
+    at.multiselect(key="sweep.space.w.fields").set_value([]).run()
+    assert [e.value for e in at.error] == ["Choose at least one setting to vary."]
+
+
+def test_sweep_page_shows_the_trials_and_uses_the_best(runs_dir):
+    path, ids = _sweep_with_trials(runs_dir)
+    at = open_page("sweep")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["trial"]) == [1, 2, 3]
+    assert list(table["state"]) == ["done", "stopped early", "done"]
+    assert "Best trial: **trial 3**" in at.success[0].value and ids[2] in at.success[0].value
+    assert at.get("vega_lite_chart"), "settings against accuracy"
+    at.button(key="sweep.use").click().run()
+    assert at.session_state["selected_run"] == ids[2]
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception, at.exception
+    shown = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert any(ids[2] in text for text in shown)

@@ -1,0 +1,438 @@
+"""The Sweep page's parts: the space built with widgets, Start/Stop, the live trials table,
+settings against accuracy, and "use the best trial"."""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+import pandas as pd
+import streamlit as st
+
+from mnist import runs, sweeps
+from mnist.charts import sweep_chart
+from mnist.config import OPTIMIZERS, PRESETS, SCHEDULES
+from mnist.hardware import cpu_threads
+from mnist.sweeps import SEARCHABLE, Param
+from mnist.ui.drafts import Draft
+from mnist.ui.state import request_page_rerun, rerun_page_if_requested, select_run
+from mnist.ui.widgets import show_error
+
+PREFIX = "sweep."
+SHOWN = PREFIX + "shown"  # the sweep this session looks at (non-widget key: kept across pages)
+ERROR = PREFIX + "error"  # (where, message) of the last failed action
+START_TOKEN = PREFIX + "start_token"  # one sweep per click, however many reruns
+REFRESH_SECONDS = 2.0  # while a sweep is live: its table and chart re-read its folder
+
+LR_STEPS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+# How each searchable field is asked for: ("log", steps, default), ("range", lo, hi, step,
+# default) or ("choice", options, default).
+FIELD_WIDGETS: dict[str, tuple] = {
+    "learning_rate": ("log", LR_STEPS, (1e-4, 1e-2)),
+    "batch_size": ("choice", (16, 32, 64, 128, 256, 512), (64, 128, 256)),
+    "optimizer": ("choice", OPTIMIZERS, ("adam", "sgd")),
+    "lr_schedule": ("choice", SCHEDULES, SCHEDULES),
+    "epochs": ("range", 1, 30, 1, (1, 4)),
+    "train_size": ("choice", (1000, 2000, 5000, 10000, 20000, 55000), (5000, 20000)),
+    "augment": ("choice", (False, True), (False, True)),
+    "seed": ("range", 0, 99, 1, (0, 9)),
+    "filters": ("choice", (4, 8, 16, 32, 64), (8, 16, 32)),
+    "dense_units": ("choice", (32, 64, 128, 256), (64, 128)),
+    "dropout": ("range", 0.0, 0.9, 0.05, (0.0, 0.5)),
+    "block_dropout": ("range", 0.0, 0.9, 0.05, (0.0, 0.3)),
+}
+DEFAULT_FIELDS = ["learning_rate", "batch_size"]
+
+
+def _fail(where: str, message: object) -> None:
+    st.session_state[ERROR] = (where, str(message))
+
+
+def _show_error(where: str) -> None:
+    error = st.session_state.get(ERROR)
+    if error and error[0] == where:
+        show_error(error[1])
+
+
+def _address() -> str | None:
+    return os.environ.get(sweeps.ADDRESS_ENV) or None
+
+
+# -- the space ------------------------------------------------------------------------------
+def _initial() -> dict:
+    values = {
+        "preset": "fast",
+        "fields": list(DEFAULT_FIELDS),
+        "trials": 8,
+        "asha": True,
+        "cpus": 1,
+    }
+    for name, (kind, *spec) in FIELD_WIDGETS.items():
+        values[f"range.{name}"] = tuple(spec[-1]) if kind != "choice" else list(spec[-1])
+    return values
+
+
+def _draft() -> Draft:
+    """The form's values, kept across reruns and page switches (``mnist.ui.drafts``)."""
+    return Draft(PREFIX + "space", _initial)
+
+
+def _shown(value) -> str:
+    return (
+        str(value).lower()
+        if isinstance(value, bool)
+        else f"{value:g}"
+        if isinstance(value, float)
+        else str(value)
+    )
+
+
+def _field_widget(draft: Draft, name: str) -> None:
+    """The range widget of one searched field, labelled in words."""
+    kind, *spec = FIELD_WIDGETS[name]
+    label = f"{name} — {SEARCHABLE[name][1]}"
+    field = f"range.{name}"
+    if kind == "choice":
+        options, _ = spec
+        st.multiselect(
+            label,
+            options,
+            format_func=_shown,
+            **draft.bind(field),
+            help="Each trial picks one of these at random.",
+        )
+        return
+    # A range slider takes its range from ``value=``: given only through the session state,
+    # Streamlit 1.67 turns it into a one-handle slider at the first touch (measured). So
+    # these are keyless and the draft keeps what they return.
+    if kind == "log":
+        steps, _ = spec
+        chosen = st.select_slider(
+            label,
+            options=steps,
+            value=tuple(draft[field]),
+            format_func=_shown,
+            help="Drawn log-uniformly: each decade as likely as the next.",
+        )
+    else:
+        low, high, step, _ = spec
+        chosen = st.slider(
+            label,
+            low,
+            high,
+            value=tuple(draft[field]),
+            step=step,
+            help="Drawn uniformly from the range.",
+        )
+    if tuple(chosen) != tuple(draft[field]):
+        draft.replace({**draft.values, field: tuple(chosen)})
+
+
+def _param(values: dict, name: str) -> Param:
+    """The field's range as the form has it (``ValueError`` for an empty choice)."""
+    kind = FIELD_WIDGETS[name][0]
+    value = values[f"range.{name}"]
+    if kind == "choice":
+        if not value:
+            raise ValueError(f"{name}: pick at least one value")
+        return Param(name, "choice", values=tuple(value))
+    low, high = value
+    if low == high:  # both ends at one value: that value, every time
+        return Param(name, "choice", values=(low,))
+    if kind == "log":
+        return Param(name, "loguniform", low=float(low), high=float(high))
+    if SEARCHABLE[name][0] is int:
+        return Param(name, "int", low=int(low), high=int(high))
+    return Param(name, "uniform", low=float(low), high=float(high))
+
+
+def spec_of(values: dict, address: str | None = None) -> sweeps.SweepSpec:
+    """The sweep a form's values describe (``ValueError`` in one sentence otherwise)."""
+    if not values["fields"]:
+        raise ValueError("Choose at least one setting to vary.")
+    return sweeps.new_spec(
+        values["preset"],
+        [_param(values, name) for name in values["fields"]],
+        int(values["trials"]),
+        scheduler="asha" if values["asha"] else "none",
+        cpus_per_trial=int(values["cpus"]),
+        address=address,
+        command="the dashboard's Sweep page",
+    )
+
+
+def command_line(spec: sweeps.SweepSpec) -> str:
+    """The same sweep from the command line."""
+    parts = [
+        "python",
+        "-m",
+        "mnist",
+        "sweep",
+        "--preset",
+        spec.preset,
+        "--trials",
+        str(spec.trials),
+    ]
+    for param in spec.params:
+        parts += ["--param", param.text()]
+    if spec.scheduler != "none":
+        parts += ["--scheduler", spec.scheduler]
+    if spec.cpus_per_trial != 1:
+        parts += ["--cpus-per-trial", str(spec.cpus_per_trial)]
+    return shlex.join(parts)
+
+
+def space_form() -> sweeps.SweepSpec | None:
+    """Preset, settings to vary and their ranges, trials, early stopping, CPUs per trial."""
+    draft = _draft()
+    st.session_state.setdefault(START_TOKEN, 0)
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        st.selectbox(
+            "Start from the preset",
+            list(PRESETS),
+            **draft.bind("preset"),
+            format_func=lambda p: PRESETS[p].title,
+            help="Every trial trains this preset's model and settings, with the "
+            "settings you vary drawn anew.",
+        )
+        st.number_input(
+            "Trials",
+            1,
+            sweeps.MAX_TRIALS,
+            **draft.bind("trials"),
+            help="How many runs to train, each with settings drawn at random.",
+        )
+        st.toggle(
+            "Stop poor trials early (ASHA)",
+            **draft.bind("asha"),
+            help="After each epoch, a trial in the worse half of those that reached "
+            "that epoch stops (and keeps its model): more trials in the same time.",
+        )
+        st.number_input(
+            "CPUs per trial",
+            1,
+            64 if _address() else max(1, cpu_threads()),
+            **draft.bind("cpus"),
+            help="Each trial's CPU and TensorFlow-thread budget; trials run side by "
+            "side while CPUs last.",
+        )
+    with right:
+        st.multiselect(
+            "Settings to vary",
+            list(SEARCHABLE),
+            **draft.bind("fields"),
+            help="The rest stay as the preset has them.",
+        )
+        for name in draft["fields"]:
+            _field_widget(draft, name)
+    try:
+        spec = spec_of(draft.values, _address())
+    except ValueError as exc:
+        show_error(exc)
+        return None
+    where = (
+        f"the Ray cluster at `{spec.address}`"
+        if spec.address
+        else f"an embedded Ray on this machine: {cpu_threads()} CPUs, "
+        f"{max(1, cpu_threads() // spec.cpus_per_trial)} trial(s) at a time"
+    )
+    st.caption(
+        f"Runs on {where}. Trials are ordinary runs: they appear in the Training page's "
+        "history, and can be evaluated, sketched with and exported like any run."
+    )
+    with st.expander("The same sweep from the command line"):
+        st.code(command_line(spec), language="bash")
+    return spec
+
+
+def _start(token: int) -> None:
+    if token != st.session_state.get(START_TOKEN, 0):
+        return  # a second click on the same Start
+    st.session_state[START_TOKEN] = token + 1
+    st.session_state.pop(ERROR, None)
+    try:
+        spec = spec_of(_draft().values, _address())
+        if spec.address:
+            sweeps.check_address(spec.address)
+        path = sweeps.launch_sweep(sweeps.create_sweep(spec))
+    except (OSError, ValueError, sweeps.SweepError, runs.RunError) as exc:
+        _fail("start", f"Could not start the sweep: {exc}")
+        return
+    st.session_state[SHOWN] = path.name
+    st.toast(f"Sweep {path.name} started: {spec.trials} trials.", icon=":material/play_arrow:")
+
+
+def start_button(spec: sweeps.SweepSpec | None, all_sweeps: list[sweeps.Sweep]) -> None:
+    live = next((s for s in all_sweeps if s.is_live), None)
+    st.button(
+        "Start sweep",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=spec is None or live is not None,
+        on_click=_start,
+        args=(st.session_state[START_TOKEN],),
+        help=f"Sweep {live.sweep_id} is running: one sweep at a time." if live else None,
+        key=PREFIX + "start",
+    )
+    _show_error("start")
+
+
+# -- a sweep, live --------------------------------------------------------------------------
+def shown_sweep(all_sweeps: list[sweeps.Sweep]) -> sweeps.Sweep | None:
+    """The sweep this session looks at: its choice, else the newest."""
+    if not all_sweeps:
+        return None
+    wanted = st.session_state.get(SHOWN)
+    return next((s for s in all_sweeps if s.sweep_id == wanted), all_sweeps[0])
+
+
+def _show(key: str) -> None:
+    st.session_state[SHOWN] = st.session_state[key]
+
+
+def sweep_chooser(all_sweeps: list[sweeps.Sweep], shown: sweeps.Sweep | None) -> None:
+    if len(all_sweeps) < 2 or shown is None:
+        return
+    ids = [s.sweep_id for s in all_sweeps]
+    by_id = {s.sweep_id: s for s in all_sweeps}
+    key = PREFIX + "chooser"
+    st.session_state[key] = shown.sweep_id
+    st.selectbox(
+        "Sweep",
+        ids,
+        key=key,
+        on_change=_show,
+        args=(key,),
+        format_func=lambda i: (
+            f"{i} · {by_id[i].spec.preset} · {by_id[i].state.state} · {by_id[i].spec.trials} trials"
+        ),
+    )
+
+
+def _stop(sweep_id: str) -> None:
+    try:
+        sweeps.request_stop(sweeps.find_sweep(sweep_id).path)
+    except runs.RunError as exc:
+        _fail("stop", exc)
+    request_page_rerun()
+
+
+USED = PREFIX + "used"  # a run just chosen with "Use the best trial", for the toast
+
+
+def _use(run_id: str) -> None:
+    select_run(run_id)
+    st.session_state[USED] = run_id  # toasted by the panel: a callback of a fragment must not
+
+
+def _status_line(sweep: sweeps.Sweep) -> str:
+    state = sweep.state
+    counts = " · ".join(f"{n} {what}" for what, n in sweep.counts().items())
+    where = "an embedded Ray" if state.address == "embedded" else state.address
+    parts = [f"**{state.state}**", counts]
+    if where:
+        parts.append(
+            f"on {where}"
+            + (
+                f" ({state.nodes} node(s), {state.concurrency} trial(s) at a time)"
+                if state.concurrency
+                else ""
+            )
+        )
+    if state.is_live and state.message:
+        parts.append(state.message)
+    return " — ".join(p for p in parts if p)
+
+
+TABLE_COLUMNS = {
+    "trial": st.column_config.NumberColumn(width="small"),
+    "state": st.column_config.TextColumn(width="medium"),
+    "epochs": st.column_config.NumberColumn(width="small"),
+    "best val accuracy": st.column_config.ProgressColumn(
+        format="percent",
+        min_value=0.0,
+        max_value=1.0,
+        help="The best validation accuracy the trial reported so far (Ray Tune's view).",
+    ),
+    "val accuracy": st.column_config.NumberColumn(
+        format="percent", help="Of the model the run saved (its last epoch)."
+    ),
+    "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "run": st.column_config.TextColumn(width="medium"),
+}
+
+
+NUMBERS = ["epochs", "best val accuracy", "val accuracy", "test accuracy"]
+
+
+def _panel(sweep_id: str, was_live: bool) -> None:
+    try:
+        sweep = sweeps.find_sweep(sweep_id)
+    except runs.RunError as exc:
+        show_error(exc)
+        return
+    heading, action = st.columns([4, 1], vertical_alignment="bottom")
+    heading.markdown(f"#### Sweep {sweep.sweep_id} — {sweep.spec.preset}")
+    if sweep.is_live:
+        action.button(
+            "Stop sweep",
+            icon=":material/stop:",
+            on_click=_stop,
+            args=(sweep.sweep_id,),
+            key=PREFIX + "stop",
+            help="No new trials; live trials stop at their next batch and keep their "
+            "models; finished trials stay.",
+        )
+    _show_error("stop")
+    st.markdown(_status_line(sweep))
+    space = " ".join(f"`{p.text()}`" for p in sweep.spec.params)
+    st.caption(
+        f"Space: {space} · {sweep.spec.trials} trials · seed {sweep.spec.seed} · "
+        f"{sweeps.SCHEDULER_WORDS[sweep.spec.scheduler]}"
+    )
+    if sweep.state.state == sweeps.FAILED:
+        show_error(f"The sweep failed: {sweep.state.error}")
+    rows = sweeps.trial_rows(sweep)
+    best = sweep.best()
+    if best is not None:
+        a, b = st.columns([3, 1], vertical_alignment="center")
+        a.success(
+            f"Best {'so far' if sweep.is_live else 'trial'}: **trial {best.number}** — "
+            f"validation {best.val_accuracy:.2%}, test {best.run.status.test_accuracy:.2%} "
+            f"({sweeps.describe_values(best.values)}); run `{best.run.run_id}`",
+            icon=":material/emoji_events:",
+        )
+        b.button(
+            "Use the best trial",
+            icon=":material/check:",
+            on_click=_use,
+            args=(best.run.run_id,),
+            key=PREFIX + "use",
+            help="Evaluate, Sketch and Inside use its model.",
+        )
+    frame = pd.DataFrame(rows)
+    for column in NUMBERS:  # blank cells, not "None", for what is not known yet
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame["run"] = frame["run"].fillna("")
+    st.dataframe(frame, hide_index=True, column_config=TABLE_COLUMNS, key=None)
+    st.altair_chart(sweep_chart(rows, [p.to_dict() for p in sweep.spec.params]))
+    st.caption(
+        "Each dot is a trial: the setting it drew (across) and the validation accuracy "
+        "of its model (up). Trials still training show their last finished epoch."
+    )
+    if was_live and not sweep.is_live:
+        st.rerun()  # ended: the whole page (Start, the chooser) changes
+    used = st.session_state.pop(USED, None)
+    if used:
+        st.toast(f"Evaluate, Sketch and Inside now use run {used}.", icon=":material/check:")
+    rerun_page_if_requested()
+
+
+def sweep_panel(sweep: sweeps.Sweep | None) -> None:
+    """The shown sweep, re-read every few seconds while it is live."""
+    if sweep is None:
+        st.info("No sweeps yet: choose what to vary above and press **Start sweep**.")
+        return
+    interval = REFRESH_SECONDS if sweep.is_live else None
+    st.fragment(run_every=interval)(_panel)(sweep.sweep_id, sweep.is_live)
