@@ -102,30 +102,38 @@ def _field_widget(draft: Draft, name: str) -> None:
             help="Each trial picks one of these at random.",
         )
         return
-    # A range slider takes its range from ``value=``: given only through the session state,
-    # Streamlit 1.67 turns it into a one-handle slider at the first touch (measured). So
-    # these are keyless and the draft keeps what they return.
+    # A range slider takes its range from ``value=``; given only through the session state,
+    # Streamlit 1.67 turns it into a one-handle slider at the first touch (measured). So the
+    # widget gets the draft's value and its own key (never set through the session state),
+    # and its callback keeps the draft (which outlives the widget on a page switch).
+    key = draft.widget_key(field)
+    keep = {"key": key, "on_change": _keep_range, "args": (draft, field, key)}
     if kind == "log":
         steps, _ = spec
-        chosen = st.select_slider(
+        st.select_slider(
             label,
             options=steps,
             value=tuple(draft[field]),
             format_func=_shown,
             help="Drawn log-uniformly: each decade as likely as the next.",
+            **keep,
         )
     else:
         low, high, step, _ = spec
-        chosen = st.slider(
+        st.slider(
             label,
             low,
             high,
             value=tuple(draft[field]),
             step=step,
             help="Drawn uniformly from the range.",
+            **keep,
         )
-    if tuple(chosen) != tuple(draft[field]):
-        draft.replace({**draft.values, field: tuple(chosen)})
+
+
+def _keep_range(draft: Draft, field: str, key: str) -> None:
+    if key in st.session_state:
+        draft.replace({**draft.values, field: tuple(st.session_state[key])})
 
 
 def _param(values: dict, name: str) -> Param:

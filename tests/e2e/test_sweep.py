@@ -1,0 +1,94 @@
+"""The Sweep page in Chromium: a tiny sweep built with the widgets, its table filling in
+(through a reload), the best trial used on Evaluate."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from mnist import sweeps
+from tests.e2e.conftest import exceptions, go, open_page, wait_idle, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def _add_to(page, label: str, names: list[str]) -> None:
+    box = page.get_by_role("combobox", name=label)
+    for name in names:
+        box.click()
+        page.keyboard.type(name)
+        page.keyboard.press("Enter")
+        wait_idle(page)
+    page.keyboard.press("Escape")
+
+
+def _stop_sweeps(server) -> None:
+    for sweep in sweeps.list_sweeps(server.runs_dir)[0]:
+        sweeps.request_stop(sweep.path)
+    wait_until(lambda: not any(s.is_live for s in sweeps.list_sweeps(server.runs_dir)[0]),
+               600, "every sweep to end")  # fmt: skip
+
+
+def test_a_tiny_sweep_from_the_page_to_evaluate(page, server):
+    open_page(page, server, "sweep")
+    try:
+        _choose(page, "Start from the preset", "Codelab")
+        trials = page.get_by_role("spinbutton", name="Trials")
+        trials.fill("2")
+        trials.press("Enter")
+        wait_idle(page)
+        _add_to(page, "Settings to vary", ["train_size", "epochs"])
+        sizes = page.locator(".st-key-sweep-space-w-range-train_size")
+        for chip in ("5000", "20000"):
+            sizes.get_by_role("button", name=f"Remove {chip}").click()
+            wait_idle(page)
+        page.get_by_role("combobox", name="train_size — training images").click()
+        page.get_by_role("option", name="1000", exact=True).click()
+        page.keyboard.press("Escape")
+        wait_idle(page)
+        epochs = page.locator("[data-testid='stSlider']").filter(has_text="epochs —")
+        upper = epochs.locator("input[type='range']").last
+        upper.focus()
+        for _ in range(3):  # 1–4 → 1–1: one epoch each
+            page.keyboard.press("ArrowLeft")
+        wait_idle(page)
+        page.get_by_text("The same sweep from the command line").click()
+        command = page.locator("[data-testid='stCode']").first
+        expect(command).to_contain_text("--preset codelab --trials 2")
+        expect(command).to_contain_text("--param train_size=choice:1000 --param epochs=choice:1")
+
+        page.get_by_role("button", name=re.compile("Start sweep")).click()
+        expect(page.get_by_role("button", name=re.compile("Stop sweep"))).to_be_visible()
+        expect(page.get_by_role("button", name=re.compile("Start sweep"))).to_be_disabled()
+        page.reload()  # a reload in the middle: the sweep goes on, the page finds it again
+        expect(page.get_by_text(re.compile(r"^running — "))).to_be_visible(timeout=120_000)
+
+        # the table fills in as trials finish; the sweep ends on its own
+        expect(page.get_by_text(re.compile(r"^done — 2 done"))).to_be_visible(timeout=900_000)
+        assert not exceptions(page)
+        (sweep,) = sweeps.list_sweeps(server.runs_dir)[0]
+        assert sweep.state.state == sweeps.DONE
+        best = sweep.best()
+        cells = page.locator("[data-testid='stDataFrame']").first
+        expect(cells).to_be_visible()
+        banner = page.get_by_text(re.compile(r"Best trial: trial \d"))
+        expect(banner).to_contain_text(f"trial {best.number}")
+        expect(banner).to_contain_text(best.run.run_id)
+        expect(banner).to_contain_text(f"{best.val_accuracy:.2%}")
+        expect(page.get_by_role("button", name=re.compile("Start sweep"))).to_be_enabled()
+
+        page.get_by_role("button", name=re.compile("Use the best trial")).click()
+        wait_idle(page)
+        go(page, "Evaluate")
+        expect(page.locator("[data-testid='stMain']")).to_contain_text(best.run.run_id)
+        assert not exceptions(page)
+    finally:
+        _stop_sweeps(server)
