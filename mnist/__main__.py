@@ -1074,7 +1074,7 @@ def _print_trials(sweep, out) -> None:
     names = [p.name for p in sweep.spec.params]
     print(f"{'trial':>5}  {'state':<13} {'val acc.':>8} {'test acc.':>9}  settings", file=out)
     for trial in sweep.trials:
-        state = trial.state if trial.state != sweeps.PENDING or sweep.is_live else sweeps.SKIPPED
+        state = sweep.trial_state(trial)
         val = f"{trial.val_accuracy:.2%}" if trial.val_accuracy is not None else "–"
         test = trial.run.status.test_accuracy if trial.run else None
         settings = sweeps.describe_values({n: trial.values[n] for n in names})
@@ -1101,7 +1101,7 @@ def _sweep_record(sweep) -> dict:
         "trials": [
             {
                 "trial": t.number,
-                "state": t.state,
+                "state": sweep.trial_state(t),
                 "values": t.values,
                 "run_id": t.run.run_id if t.run else None,
                 "val_accuracy": t.val_accuracy,

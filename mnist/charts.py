@@ -448,12 +448,14 @@ def personal_counts_chart(counts: np.ndarray, minimum: int) -> alt.Chart:
     return (bars + rule).properties(height=220)
 
 
-def sweep_chart(rows: Sequence[dict], params: Sequence[dict]) -> alt.HConcatChart:
+def sweep_chart(rows: Sequence[dict], params: Sequence[dict]) -> alt.ConcatChart:
     """One scatter per searched setting: its value (x) against the trial's validation
     accuracy (y, shared), coloured by the trial's state — which settings win, at a glance.
+    Three to a row; a setting with one value (the same for every trial) gets none.
 
     ``rows``: the trials table (``mnist.sweeps.trial_rows``); ``params``: the searched fields
     (``Param.to_dict()``: log-uniform ranges get a log axis, choices a category axis)."""
+    params = [p for p in params if p["kind"] != "choice" or len(p["values"]) > 1] or params[:1]
     names = [p["name"] for p in params]
     frame = pd.DataFrame(
         [r for r in rows if r.get("val accuracy") is not None],
@@ -490,4 +492,4 @@ def sweep_chart(rows: Sequence[dict], params: Sequence[dict]) -> alt.HConcatChar
             )
             .properties(width=220, height=220)
         )  # fmt: skip
-    return alt.hconcat(*panels).resolve_scale(y="shared")
+    return alt.concat(*panels, columns=3).resolve_scale(y="shared")

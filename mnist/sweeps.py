@@ -496,13 +496,16 @@ class Sweep:
         ready = [t for t in self.trials if t.has_model and t.val_accuracy is not None]
         return max(ready, key=lambda t: (t.val_accuracy, -t.number), default=None)
 
+    def trial_state(self, trial: Trial) -> str:
+        """A trial's state as people read it: a pending trial of an ended sweep never ran."""
+        state = trial.state
+        return SKIPPED if state == PENDING and not self.is_live else state
+
     def counts(self) -> dict[str, int]:
         """How many trials are in each state."""
         counted: dict[str, int] = {}
         for trial in self.trials:
-            state = trial.state
-            if state == PENDING and not self.is_live:
-                state = SKIPPED
+            state = self.trial_state(trial)
             counted[state] = counted.get(state, 0) + 1
         return counted
 
@@ -623,13 +626,10 @@ def trial_rows(sweep: Sweep) -> list[dict]:
     """The trials table: one row per trial, settings as columns."""
     rows = []
     for trial in sweep.trials:
-        state = trial.state
-        if state == PENDING and not sweep.is_live:
-            state = SKIPPED
         run = trial.run
         rows.append({
             "trial": trial.number,
-            "state": state,
+            "state": sweep.trial_state(trial),
             **trial.values,
             "epochs": (run.status.epochs_completed if run and not run.is_live else None)
             or trial.result.get("epochs"),

@@ -355,7 +355,7 @@ def _status_line(sweep: sweeps.Sweep) -> str:
 
 TABLE_COLUMNS = {
     "trial": st.column_config.NumberColumn(width="small"),
-    "state": st.column_config.TextColumn(width="medium"),
+    "state": st.column_config.TextColumn(),
     "epochs": st.column_config.NumberColumn(width="small"),
     "best val accuracy": st.column_config.ProgressColumn(
         format="percent",

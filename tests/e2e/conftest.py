@@ -110,6 +110,18 @@ def open_page(pg, server: Dashboard, path: str = "") -> None:
     wait_idle(pg)
 
 
+def readme_screenshot(pg, name: str, height: int) -> None:
+    """With $MNIST_SCREENSHOTS (e.g. docs/screenshots), save the page as the README shows it."""
+    shots = os.environ.get("MNIST_SCREENSHOTS")
+    if not shots:
+        return
+    size = pg.viewport_size
+    pg.set_viewport_size({"width": 1400, "height": height})
+    wait_idle(pg)
+    pg.screenshot(path=str(Path(shots) / name))
+    pg.set_viewport_size(size)
+
+
 def exceptions(pg) -> list[str]:
     return [e.inner_text() for e in pg.locator("[data-testid='stException']").all()]
 

@@ -5,14 +5,20 @@ worth of page switches; Sketch's "save it as" adds to the same set."""
 from __future__ import annotations
 
 import math
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import exceptions, go, open_page, stop_all_runs, wait_idle, wait_until
+from tests.e2e.conftest import (
+    exceptions,
+    go,
+    open_page,
+    readme_screenshot,
+    stop_all_runs,
+    wait_idle,
+    wait_until,
+)
 from tests.e2e.test_browser import stroke
 
 
@@ -107,12 +113,7 @@ def test_collect_every_digit_fine_tune_and_compare(page, server):
     mnist = shown.filter(has_text="10,000 test images").locator("[data-testid='stMetricValue']")
     expect(mnist).to_have_text(f"{result.mnist_after:.2%}")
     expect(page.get_by_text(f"was {result.personal_before:.0%}")).to_be_visible()
-    shots = os.environ.get("MNIST_SCREENSHOTS")  # docs/screenshots: the README's pictures
-    if shots:
-        page.set_viewport_size({"width": 1400, "height": 3400})
-        wait_idle(page)
-        page.screenshot(path=str(Path(shots) / "digits.png"))
-        page.set_viewport_size({"width": 1400, "height": 1000})
+    readme_screenshot(page, "digits.png", 3400)
 
     # Use it: Evaluate names the fine-tuned run; coming back shows the same figures.
     page.get_by_role("button", name="Use the fine-tuned model").click()

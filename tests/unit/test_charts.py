@@ -184,3 +184,26 @@ def test_the_map_shows_each_digits_picture_when_it_has_one():
     frame["image"] = ["data:image/png;base64,AA==", "data:image/png;base64,AA=="]
     fields = [t["field"] for t in embedding_chart(frame).to_dict()["encoding"]["tooltip"]]
     assert fields[0] == "image"  # the tooltip plugin draws a field of this name as a picture
+
+
+def test_sweep_chart_plots_each_varied_setting_against_validation_accuracy():
+    from mnist.charts import sweep_chart
+
+    rows = [
+        {"trial": 1, "state": "done", "learning_rate": 1e-3, "augment": True,
+         "train_size": 1000, "val accuracy": 0.9},
+        {"trial": 2, "state": "running", "learning_rate": 3e-3, "augment": False,
+         "train_size": 1000, "val accuracy": None},  # no finished epoch yet: not drawn
+    ]  # fmt: skip
+    params = [
+        {"name": "learning_rate", "kind": "loguniform", "values": [], "low": 1e-4, "high": 1e-2},
+        {"name": "augment", "kind": "choice", "values": [True, False]},
+        {"name": "train_size", "kind": "choice", "values": [1000]},  # one value: no panel
+    ]
+    spec = sweep_chart(rows, params).to_dict()
+    panels = spec["concat"]
+    assert [p["encoding"]["x"]["field"] for p in panels] == ["learning_rate", "augment"]
+    assert panels[0]["encoding"]["x"]["scale"]["type"] == "log"
+    assert panels[1]["encoding"]["x"]["type"] == "ordinal"
+    data = next(iter(spec["datasets"].values()))
+    assert [d["trial"] for d in data] == [1] and data[0]["augment"] == "true"

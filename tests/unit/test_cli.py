@@ -312,3 +312,50 @@ def test_finetune_on_the_command_line_reports_before_and_after(tmp_path):
     config = json.loads((Path(summary["run_dir"]) / "config.json").read_text())
     assert config["finetune"]["mode"] == "head" and config["train"]["train_size"] == 300
     assert config["provenance"]["command"].startswith("python -m mnist finetune")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("sweep",), ("a sweep needs at least one --param",)),
+        (("sweep", "--param", "colour=choice:red"), ("'colour' cannot be searched",)),
+        (("sweep", "--param", "learning_rate=uniform:0.001:20"),
+         ("learning_rate=uniform:0.001:20: ", "learning rate")),
+        (("sweep", "--param", "epochs=choice:1", "--address", "127.0.0.1:1"),
+         ("cannot reach the Ray cluster at 127.0.0.1:1",)),
+        (("sweep", "--param", "epochs=choice:1", "--address", "ray://head:10001"),
+         ("Ray Client (ray://) addresses are not supported",)),
+        (("sweeps", "stop", "20261203-000000-abcd", "--runs-dir", R), ("no sweep 20261203",)),
+        (("sweeps", "show", "../x", "--runs-dir", R), ("'../x' is not a sweep id",)),
+    ],
+    ids=["no-param", "bad-field", "bad-range", "unreachable", "ray-client", "no-sweep", "path"],
+)  # fmt: skip
+def test_sweep_mistakes_are_one_line_and_make_nothing(args, fragments, tmp_path):
+    folder = tmp_path / "r"
+    result = run_cli(*(str(folder) if a == R else a for a in args), "--runs-dir", str(folder))
+    assert result.returncode in (1, 2), result
+    assert_one_line_error(result.stderr, *fragments)
+    assert not folder.exists() or not list(folder.iterdir())  # no sweep folder was made
+
+
+def test_sweeps_list_and_a_finished_sweep_is_not_run_again(tmp_path):
+    from mnist import sweeps
+
+    empty = run_cli("sweeps", "list", "--runs-dir", str(tmp_path))
+    assert empty.returncode == 0 and empty.stdout.startswith("no sweeps in ")
+    spec = sweeps.new_spec("codelab", [sweeps.Param.parse("epochs=int:1:3")], 2)
+    path = sweeps.create_sweep(spec, tmp_path)
+    runs.write_json_atomic(path / sweeps.STATE, sweeps.SweepState(state="done").to_dict())
+    listed = run_cli("sweeps", "list", "--runs-dir", str(tmp_path))
+    assert path.name in listed.stdout and "epochs=int:1:3" in listed.stdout
+    again = run_cli("sweep", "--sweep-dir", str(path))
+    assert again.returncode == 2
+    assert_one_line_error(again.stderr, f"sweep {path.name} is done: a sweep runs once")
+    stop = run_cli("sweeps", "stop", path.name, "--runs-dir", str(tmp_path))
+    assert stop.returncode == 1
+    assert_one_line_error(stop.stderr, "is done: nothing to stop")
+    shown = run_cli("sweeps", "show", path.name, "--json", "--runs-dir", str(tmp_path))
+    record = json.loads(shown.stdout)
+    assert record["status"] == "done" and [t["state"] for t in record["trials"]] == [
+        "not started", "not started"
+    ]  # fmt: skip

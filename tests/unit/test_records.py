@@ -17,6 +17,7 @@ from mnist.records import (
     RunStatus,
     parse_metrics_line,
 )
+from mnist.sweeps import SweepSpec, SweepState
 from tests.conftest import ROOT
 
 DOC = (ROOT / "docs" / "run-folder.md").read_text()
@@ -24,8 +25,9 @@ DOC = (ROOT / "docs" / "run-folder.md").read_text()
 
 @pytest.mark.parametrize(
     "cls",
-    [RunStatus, BatchRecord, EpochRecord, ModelConfig, TrainConfig, ConvBlock, FinetuneConfig],
-)
+    [RunStatus, BatchRecord, EpochRecord, ModelConfig, TrainConfig, ConvBlock, FinetuneConfig,
+     SweepState, SweepSpec],
+)  # fmt: skip
 def test_the_format_page_names_every_field(cls):
     for field in dataclasses.fields(cls):
         if field.name in ("type", "stale"):
@@ -38,7 +40,8 @@ def test_the_format_page_names_every_config_key():
     tuned = runs.RunConfig(
         None, TrainConfig(), None, 1.0, {}, FinetuneConfig(base="x", base_sha256="0"), {"a": 1}
     )
-    for key in {**config.to_dict(), **tuned.to_dict()}:
+    trial = runs.RunConfig(ModelConfig(), TrainConfig(), "fast", 1.0, {}, sweep={"id": "s"})
+    for key in {**config.to_dict(), **tuned.to_dict(), **trial.to_dict()}:
         assert f"`{key}`" in DOC, key
     for key in config.provenance:
         assert f"`{key}`" in DOC, key
