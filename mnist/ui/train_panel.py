@@ -275,6 +275,14 @@ def run_description(run: runs.Run) -> str:
             f"**Fine-tuned** from {ft.base} on {ft.personal_train} of your digits "
             f"({ft.mode}: {FINETUNE_MODE_WORDS[ft.mode]}) · {train}"
         )
+    if config.sweep:
+        link = config.sweep
+        values = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                           for k, v in (link.get("values") or {}).items())  # fmt: skip
+        return (
+            f"**Trial {link['trial'] + 1}** of sweep {link['id']} ({values}) · "
+            f"**{config.preset or 'custom'}** model · {train}"
+        )
     return f"**{config.preset or 'custom'}** model · {train}"
 
 

@@ -618,3 +618,14 @@ def test_sweep_page_shows_the_trials_and_uses_the_best(runs_dir):
     assert not at.exception, at.exception
     shown = [m.value for m in at.markdown] + [c.value for c in at.caption]
     assert any(ids[2] in text for text in shown)
+
+
+def test_a_trials_run_says_which_sweep_and_settings_it_has(runs_dir):
+    from mnist.ui.train_panel import run_description
+
+    path, ids = _sweep_with_trials(runs_dir)
+    run = runs.find_run(ids[1])
+    text = run_description(run)
+    value = run.config.sweep["values"]["learning_rate"]
+    assert text.startswith(f"**Trial 2** of sweep {path.name} (learning_rate {value:g})")
+    assert "**codelab** model" in text

@@ -43,7 +43,11 @@ def server(tmp_path_factory):
         yield srv
     finally:
         srv.close()
-        # Stop any worker a test left behind: runs are their own process groups.
+        # Stop any sweep and any worker a test left behind: both are their own sessions.
+        from mnist import sweeps
+
+        for sweep in sweeps.list_sweeps(root / "runs")[0]:
+            sweeps.request_stop(sweep.path)
         for status in (root / "runs").glob("*/status.json"):
             try:
                 pid = __import__("json").loads(status.read_text()).get("pid")
