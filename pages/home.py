@@ -54,11 +54,15 @@ with left:
     st.caption("Start from the codelab's CNN or a faster, stronger preset; edit every layer.")
     st.page_link("pages/train.py", label="Train it", icon=":material/monitoring:")
     st.caption("Live loss and accuracy per batch and per epoch; runs survive every click.")
+    st.page_link("pages/sweep.py", label="Search the settings", icon=":material/tune:")
+    st.caption("Many runs at once on Ray Tune: which learning rate or width wins.")
 with right:
     st.page_link("pages/evaluate.py", label="Evaluate", icon=":material/fact_check:")
     st.caption("Test accuracy, per-class table, confusion matrix you can click into.")
     st.page_link("pages/sketch.py", label="Sketch a digit", icon=":material/draw:")
     st.caption("Draw or upload a digit and see the 28×28 input and the ten probabilities.")
+    st.page_link("pages/digits.py", label="Teach it your handwriting", icon=":material/edit_note:")
+    st.caption("Draw each digit a few times, fine-tune on them, compare before and after.")
     st.page_link("pages/inside.py", label="Look inside", icon=":material/neurology:")
     st.caption("Every layer's maps for one digit, why it got its answer, how fragile it is.")
 
