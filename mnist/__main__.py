@@ -955,7 +955,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.sweep_dir:
         path = Path(args.sweep_dir)
         sweep = sweeps.load_sweep(path)  # RunError: one line
-        if sweep.state.pid is not None or sweep.state.state != sweeps.QUEUED:
+        never_ran = sweep.state.pid is None and sweep.state.state in (sweeps.QUEUED,
+                                                                      sweeps.STOPPING)  # fmt: skip
+        if not never_ran:
             raise CliError(f"sweep {sweep.sweep_id} is {sweep.state.state}: a sweep runs once")
     else:
         params = [sweeps.Param.parse(text) for text in args.param]  # ValueError: one line

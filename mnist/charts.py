@@ -478,6 +478,9 @@ def sweep_chart(rows: Sequence[dict], params: Sequence[dict]) -> alt.ConcatChart
                 frame[name] = frame[name].map(lambda v: str(v).lower())
         elif param["kind"] == "loguniform":
             x = alt.X(f"{name}:Q", title=name, scale=alt.Scale(type="log"))
+        elif param["kind"] == "int":
+            x = alt.X(f"{name}:Q", title=name, scale=alt.Scale(zero=False),
+                      axis=alt.Axis(format="d", tickMinStep=1))  # fmt: skip
         else:
             x = alt.X(f"{name}:Q", title=name, scale=alt.Scale(zero=False))
         panels.append(
@@ -487,7 +490,7 @@ def sweep_chart(rows: Sequence[dict], params: Sequence[dict]) -> alt.ConcatChart
                 x=x,
                 y=y if i == 0 else alt.Y("val accuracy:Q", title=None, scale=alt.Scale(zero=False),
                                          axis=alt.Axis(format=".1%")),
-                color=alt.Color("state:N", title="trial", legend=alt.Legend(orient="top")),
+                color=alt.Color("state:N", title="state", legend=alt.Legend(orient="top")),
                 tooltip=tooltip,
             )
             .properties(width=220, height=220)

@@ -384,6 +384,10 @@ def run(sweep_dir: str | os.PathLike) -> SweepState:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     started_ray = False
     try:
+        if sweeps.stop_requested(sweep_dir):  # stopped before it began: nothing to start
+            writer.update(force=True, state=sweeps.STOPPED, finished=time.time(),
+                          message="stopped before any trial started")  # fmt: skip
+            return writer.status
         where = connect(spec.address, spec.cpus_per_trial)
         started_ray = True
         for sig in previous:  # ray.init installs its own, which ends this process at once

@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import math
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -205,7 +204,10 @@ def apply(preset: str, values: dict[str, Any]) -> tuple[ModelConfig, TrainConfig
             model = dataclasses.replace(model, conv_blocks=blocks)
         elif name == "dense_units":
             if not model.dense_units:
-                raise ValueError(f"dense_units: the {preset} model has no hidden dense layer")
+                raise ValueError(
+                    f"dense_units: the {preset} model has no hidden dense layer; vary it with a "
+                    "preset that has one (fast, best)"
+                )
             model = dataclasses.replace(model, dense_units=tuple(value for _ in model.dense_units))
         elif name == "dropout":
             model = dataclasses.replace(model, dense_dropout=value)
@@ -308,7 +310,8 @@ def plan_trials(preset: str, params: list[Param], trials: int, seed: int) -> lis
             try:
                 apply(preset, {param.name: value})
             except ValueError as exc:
-                raise ValueError(f"{param.text()}: {exc}") from None
+                reason = str(exc).removeprefix(f"{param.name}: ")
+                raise ValueError(f"{param.text()}: {reason}") from None
     if not PRESETS[preset].train.validation_size:
         raise ValueError("trials are compared on validation accuracy: keep validation images")
     rng = np.random.default_rng(seed)
@@ -600,10 +603,9 @@ def request_stop(sweep_dir: str | os.PathLike) -> bool:
     state = read_state(path)
     if not state.is_live:
         return False
+    # The file alone: the driver and every trial read it. A signal could reach the driver
+    # while Ray starts, when Ray's own handler (which ends the process) is in place.
     (path / STOP_FILE).touch()
-    if state.pid:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(state.pid, signal.SIGTERM)
     return True
 
 
@@ -631,7 +633,7 @@ def trial_rows(sweep: Sweep) -> list[dict]:
             "trial": trial.number,
             "state": sweep.trial_state(trial),
             **trial.values,
-            "epochs": (run.status.epochs_completed if run and not run.is_live else None)
+            "epochs done": (run.status.epochs_completed if run and not run.is_live else None)
             or trial.result.get("epochs"),
             "best val accuracy": trial.result.get("best_val_accuracy") or trial.val_accuracy,
             "val accuracy": trial.val_accuracy,

@@ -66,6 +66,7 @@ def _initial() -> dict:
         "trials": 8,
         "asha": True,
         "cpus": 1,
+        "seed": 0,
     }
     for name, (kind, *spec) in FIELD_WIDGETS.items():
         values[f"range.{name}"] = tuple(spec[-1]) if kind != "choice" else list(spec[-1])
@@ -162,6 +163,7 @@ def spec_of(values: dict, address: str | None = None) -> sweeps.SweepSpec:
         values["preset"],
         [_param(values, name) for name in values["fields"]],
         int(values["trials"]),
+        seed=int(values.get("seed", 0)),
         scheduler="asha" if values["asha"] else "none",
         cpus_per_trial=int(values["cpus"]),
         address=address,
@@ -187,6 +189,9 @@ def command_line(spec: sweeps.SweepSpec) -> str:
         parts += ["--scheduler", spec.scheduler]
     if spec.cpus_per_trial != 1:
         parts += ["--cpus-per-trial", str(spec.cpus_per_trial)]
+    if spec.seed:
+        parts += ["--seed", str(spec.seed)]
+    parts += ["--runs-dir", str(runs.resolve_runs_dir())]  # where this page looks
     return shlex.join(parts)
 
 
@@ -224,6 +229,13 @@ def space_form() -> sweeps.SweepSpec | None:
             **draft.bind("cpus"),
             help="Each trial's CPU and TensorFlow-thread budget; trials run side by "
             "side while CPUs last.",
+        )
+        st.number_input(
+            "Seed of the draws",
+            0,
+            2**31 - 1,
+            **draft.bind("seed"),
+            help="The same seed draws the same trials; change it to try other settings.",
         )
     with right:
         st.multiselect(
@@ -280,9 +292,13 @@ def start_button(spec: sweeps.SweepSpec | None, all_sweeps: list[sweeps.Sweep]) 
         disabled=spec is None or live is not None,
         on_click=_start,
         args=(st.session_state[START_TOKEN],),
-        help=f"Sweep {live.sweep_id} is running: one sweep at a time." if live else None,
         key=PREFIX + "start",
     )
+    if live is not None:
+        st.caption(
+            f"Sweep {live.sweep_id} is {live.state.state}: one sweep at a time. Stop it below "
+            "(choose it in the list) or wait for it to end."
+        )
     _show_error("start")
 
 
@@ -356,25 +372,26 @@ def _status_line(sweep: sweeps.Sweep) -> str:
 TABLE_COLUMNS = {
     "trial": st.column_config.NumberColumn(width="small"),
     "state": st.column_config.TextColumn(),
-    "epochs": st.column_config.NumberColumn(width="small"),
+    "epochs done": st.column_config.NumberColumn(width="small"),
     "best val accuracy": st.column_config.ProgressColumn(
-        format="percent",
+        format="%.2f%%",
         min_value=0.0,
-        max_value=1.0,
+        max_value=100.0,
         help="The best validation accuracy the trial reported so far (Ray Tune's view).",
     ),
     "val accuracy": st.column_config.NumberColumn(
-        format="percent", help="Of the model the run saved (its last epoch)."
+        format="%.2f%%", help="Of the model the run saved (its last epoch)."
     ),
-    "test accuracy": st.column_config.NumberColumn(format="percent"),
-    "run": st.column_config.TextColumn(width="medium"),
+    "test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
+    "run": st.column_config.TextColumn(width="large"),
 }
+PERCENTS = ["best val accuracy", "val accuracy", "test accuracy"]  # shown as 0–100
 
 
-NUMBERS = ["epochs", "best val accuracy", "val accuracy", "test accuracy"]
+NUMBERS = ["epochs done", "best val accuracy", "val accuracy", "test accuracy"]
 
 
-def _panel(sweep_id: str, was_live: bool) -> None:
+def _panel(sweep_id: str, was_live: bool, shown_state: str) -> None:
     try:
         sweep = sweeps.find_sweep(sweep_id)
     except runs.RunError as exc:
@@ -422,15 +439,26 @@ def _panel(sweep_id: str, was_live: bool) -> None:
     frame = pd.DataFrame(rows)
     for column in NUMBERS:  # blank cells, not "None", for what is not known yet
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame[PERCENTS] = frame[PERCENTS] * 100
     frame["run"] = frame["run"].fillna("")
-    st.dataframe(frame, hide_index=True, column_config=TABLE_COLUMNS, key=None)
-    st.altair_chart(sweep_chart(rows, [p.to_dict() for p in sweep.spec.params]))
-    st.caption(
-        "Each dot is a trial: the setting it drew (across) and the validation accuracy "
-        "of its model (up). Trials still training show their last finished epoch."
-    )
-    if was_live and not sweep.is_live:
-        st.rerun()  # ended: the whole page (Start, the chooser) changes
+    columns = dict(TABLE_COLUMNS)
+    for param in sweep.spec.params:  # a drawn rate reads 0.000121, not 0.0001
+        if param.kind in ("uniform", "loguniform") or any(
+            isinstance(v, float) for v in param.values
+        ):
+            columns[param.name] = st.column_config.NumberColumn(format="%.3g")
+    st.dataframe(frame, hide_index=True, column_config=columns)
+    if frame["val accuracy"].notna().any() or frame["best val accuracy"].notna().any():
+        st.altair_chart(sweep_chart(rows, [p.to_dict() for p in sweep.spec.params]))
+        st.caption(
+            "Each dot is a trial: the setting it drew (across) and the validation accuracy "
+            "of its model (up). Trials still training show their last finished epoch."
+        )
+    else:
+        st.caption("The chart of settings against accuracy appears when a trial finishes "
+                   "its first epoch.")  # fmt: skip
+    if (was_live, shown_state) != (sweep.is_live, sweep.state.state):
+        st.rerun()  # started, stopping or ended: the whole page (Start, the chooser) changes
     used = st.session_state.pop(USED, None)
     if used:
         st.toast(f"Evaluate, Sketch and Inside now use run {used}.", icon=":material/check:")
@@ -443,4 +471,4 @@ def sweep_panel(sweep: sweeps.Sweep | None) -> None:
         st.info("No sweeps yet: choose what to vary above and press **Start sweep**.")
         return
     interval = REFRESH_SECONDS if sweep.is_live else None
-    st.fragment(run_every=interval)(_panel)(sweep.sweep_id, sweep.is_live)
+    st.fragment(run_every=interval)(_panel)(sweep.sweep_id, sweep.is_live, sweep.state.state)

@@ -629,3 +629,18 @@ def test_a_trials_run_says_which_sweep_and_settings_it_has(runs_dir):
     value = run.config.sweep["values"]["learning_rate"]
     assert text.startswith(f"**Trial 2** of sweep {path.name} (learning_rate {value:g})")
     assert "**codelab** model" in text
+
+
+def test_sweep_page_draws_other_trials_with_another_seed(runs_dir, monkeypatch):
+    from mnist import sweeps
+
+    launched = []
+    monkeypatch.setattr(sweeps, "launch_sweep", lambda path: launched.append(path) or path)
+    at = open_page("sweep")
+    at.number_input(key="sweep.space.w.seed").set_value(7).run()
+    assert "--seed 7" in at.code[0].value and f"--runs-dir {runs_dir}" in at.code[0].value
+    at.button(key="sweep.start").click().run()
+    spec = sweeps.load_sweep(launched[0]).spec
+    assert spec.seed == 7
+    assert spec.plan != sweeps.new_spec(spec.preset, list(spec.params), spec.trials).plan
+    assert "one sweep at a time" in " ".join(c.value for c in at.caption)

@@ -192,3 +192,22 @@ def test_stopping_a_sweep_stops_every_trial_and_keeps_finished_ones(runs_dir):
             assert trial.run.model_path is not None and trial.run.status.epochs_completed < 40
     assert sweep.trials[3].run is None  # no trial started after the stop
     _no_live_processes(sweep, ray_before)
+
+
+@pytest.mark.parametrize("when", ["queued", "starting Ray"])
+def test_a_sweep_stopped_before_its_trials_began_reads_stopped(runs_dir, when):
+    ray_before = _ray_processes()
+    path = sweeps.create_sweep(_spec([TINY, TINY]), runs_dir)
+    if when == "queued":  # Stop pressed before the driver process wrote anything
+        assert sweeps.request_stop(path)
+        sweeps.launch_sweep(path)
+    else:
+        sweeps.launch_sweep(path)
+        wait_for(lambda: sweeps.read_state(path).message == "starting Ray", timeout=120,
+                 interval=0.05, what="the driver to start Ray")  # fmt: skip
+        assert sweeps.request_stop(path)
+    sweep = _wait_until_ended(path)
+    assert sweep.state.state == sweeps.STOPPED, sweep.state.error
+    assert all(t.run is None for t in sweep.trials)
+    assert sweeps.trial_rows(sweep)[0]["state"] == sweeps.SKIPPED
+    _no_live_processes(sweep, ray_before)
