@@ -211,3 +211,22 @@ def test_a_sweep_stopped_before_its_trials_began_reads_stopped(runs_dir, when):
     assert all(t.run is None for t in sweep.trials)
     assert sweeps.trial_rows(sweep)[0]["state"] == sweeps.SKIPPED
     _no_live_processes(sweep, ray_before)
+
+
+def test_a_node_that_does_not_share_the_runs_folder_is_named(tmp_path, monkeypatch):
+    """The storage check's answer on one node (run here, without Ray): another folder at the
+    same path, or one it cannot write, is said in a sentence naming the machine."""
+    import socket
+
+    from mnist import raysweep
+
+    probe = raysweep._probe._function
+    context = type("Context", (), {"get_node_id": lambda self: "n" * 20})()
+    monkeypatch.setattr(raysweep.ray, "get_runtime_context", lambda: context)
+    (tmp_path / ".probe").write_text("token")
+    assert probe(str(tmp_path), "token") is None  # shared: reads the token, writes beside it
+    assert not list(tmp_path.glob(".probe-*"))  # and leaves nothing behind
+    other = probe(str(tmp_path), "another")
+    assert other == f"{socket.gethostname()} sees another folder at {tmp_path}"
+    missing = probe(str(tmp_path / "absent"), "token")
+    assert missing.startswith(f"{socket.gethostname()} cannot use {tmp_path / 'absent'}")
