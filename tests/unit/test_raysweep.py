@@ -140,7 +140,7 @@ def test_two_nodes_share_the_trials_and_every_result_reaches_the_runs_folder(run
         done = subprocess.run(
             [sys.executable, "-m", "mnist", "sweep", "--preset", "codelab", "--trials", "2",
              *params, "--address", address, "--runs-dir", str(runs_dir), "--json"],
-            capture_output=True, text=True, timeout=DEADLINE, cwd=runs_dir.parent,
+            capture_output=True, text=True, timeout=DEADLINE, cwd=ROOT,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout)
