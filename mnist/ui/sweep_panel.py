@@ -272,6 +272,9 @@ def _start(token: int) -> None:
     st.session_state[START_TOKEN] = token + 1
     st.session_state.pop(ERROR, None)
     try:
+        live = next((s for s in sweeps.list_sweeps()[0] if s.is_live), None)
+        if live is not None:  # started from another tab since this one was drawn
+            raise sweeps.SweepError(f"sweep {live.sweep_id} is {live.state.state}; one at a time")
         spec = spec_of(_draft().values, _address())
         if spec.address:
             sweeps.check_address(spec.address)

@@ -644,3 +644,21 @@ def test_sweep_page_draws_other_trials_with_another_seed(runs_dir, monkeypatch):
     assert spec.seed == 7
     assert spec.plan != sweeps.new_spec(spec.preset, list(spec.params), spec.trials).plan
     assert "one sweep at a time" in " ".join(c.value for c in at.caption)
+
+
+def test_a_page_drawn_before_another_tab_started_a_sweep_starts_none(runs_dir, monkeypatch):
+    from mnist import sweeps
+
+    monkeypatch.setattr(sweeps, "launch_sweep", lambda path: path)
+    at = open_page("sweep")
+    assert not at.button(key="sweep.start").disabled
+    other = sweeps.create_sweep(sweeps.new_spec("fast", [_lr_range()], 2), runs_dir)  # a 2nd tab
+    at.button(key="sweep.start").click().run()
+    assert [s.sweep_id for s in sweeps.list_sweeps(runs_dir)[0]] == [other.name]
+    assert any(f"sweep {other.name} is queued; one at a time" in e.value for e in at.error)
+
+
+def _lr_range():
+    from mnist.sweeps import Param
+
+    return Param.parse("learning_rate=loguniform:1e-4:1e-2")
