@@ -318,17 +318,32 @@ def read_status(run_dir: Path, now: float | None = None) -> RunStatus:
         # Asked to stop: the worker sees it at its next batch; say so already.
         status = status.replace(state=STOPPING, message="stop requested")
     if status.is_live:
-        now = time.time() if now is None else now
-        silent = now - status.heartbeat
-        # A new run has no pid until its worker starts: only silence can condemn it.
-        if status.pid is not None and not _pid_alive(status.pid):
-            reason = "the worker process ended without finishing the run (killed or crashed)"
-        elif silent > STALE_SECONDS:
-            reason = f"the worker has not reported for {silent:.0f} s (hung or killed)"
-        else:
+        lost = lost_writer(status.pid, status.heartbeat, now)
+        if lost is None:
             return status
+        ended, silent = lost
+        reason = (
+            "the worker process ended without finishing the run (killed or crashed)"
+            if ended
+            else f"the worker has not reported for {silent:.0f} s (hung or killed)"
+        )
         status = status.replace(state=FAILED, error=reason, stale=True)
     return status
+
+
+def lost_writer(
+    pid: int | None, heartbeat: float, now: float | None = None
+) -> tuple[bool, float] | None:
+    """Whether the process writing a live record (a run's worker, a sweep's driver) is gone:
+    ``(True, s)`` when its pid has ended, ``(False, s)`` when it has been silent longer than
+    ``STALE_SECONDS`` (``s``: seconds since its heartbeat), None while it reports. Before a
+    process has written its pid, only silence can condemn it."""
+    silent = (time.time() if now is None else now) - heartbeat
+    if pid is not None and not _pid_alive(pid):
+        return True, silent
+    if silent > STALE_SECONDS:
+        return False, silent
+    return None
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:

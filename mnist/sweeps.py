@@ -434,13 +434,15 @@ def read_state(sweep_dir: Path, now: float | None = None) -> SweepState:
     if state.state in (QUEUED, RUNNING) and (sweep_dir / STOP_FILE).exists():
         state = state.replace(state=STOPPING, message="stop requested")
     if state.is_live:
-        now = time.time() if now is None else now
-        if state.pid is not None and not runs._pid_alive(state.pid):
-            reason = "the sweep's driver process ended without finishing (killed or crashed)"
-        elif now - state.heartbeat > runs.STALE_SECONDS:
-            reason = f"the sweep's driver has not reported for {now - state.heartbeat:.0f} s"
-        else:
+        lost = runs.lost_writer(state.pid, state.heartbeat, now)
+        if lost is None:
             return state
+        ended, silent = lost
+        reason = (
+            "the sweep's driver process ended without finishing (killed or crashed)"
+            if ended
+            else f"the sweep's driver has not reported for {silent:.0f} s"
+        )
         state = state.replace(state=FAILED, error=reason, stale=True)
     return state
 
@@ -513,14 +515,13 @@ class Sweep:
         return counted
 
 
-def _trial_runs(sweep_id: str, runs_dir: Path) -> dict[int, runs.Run]:
-    """The run folders of a sweep's trials, by trial index (0-based)."""
-    found: dict[int, runs.Run] = {}
-    all_runs, _ = runs.list_runs(runs_dir)
-    for run in all_runs:
+def _runs_by_sweep(runs_dir: Path) -> dict[str, dict[int, runs.Run]]:
+    """The run folders of sweeps' trials: sweep id → trial index (0-based) → run."""
+    found: dict[str, dict[int, runs.Run]] = {}
+    for run in runs.list_runs(runs_dir)[0]:
         link = run.config.sweep
-        if link and link.get("id") == sweep_id and isinstance(link.get("trial"), int):
-            found[link["trial"]] = run
+        if link and isinstance(link.get("trial"), int):
+            found.setdefault(str(link.get("id")), {})[link["trial"]] = run
     return found
 
 
@@ -539,7 +540,7 @@ def load_sweep(sweep_dir: str | os.PathLike, run_index: dict | None = None) -> S
     except runs.RunError:
         heard = {}
     if run_index is None:
-        run_index = _trial_runs(path.name, path.parent.parent)
+        run_index = _runs_by_sweep(path.parent.parent).get(path.name, {})
     trials = tuple(
         Trial(i + 1, values, run_index.get(i), dict(heard.get(str(i)) or {}))
         for i, values in enumerate(spec.plan)
@@ -552,12 +553,7 @@ def list_sweeps(runs_dir: str | os.PathLike | None = None) -> tuple[list[Sweep],
     root = sweeps_dir(runs_dir)
     if not root.is_dir():
         return [], []
-    all_runs, _ = runs.list_runs(runs.resolve_runs_dir(runs_dir))
-    by_sweep: dict[str, dict[int, runs.Run]] = {}
-    for run in all_runs:
-        link = run.config.sweep
-        if link and isinstance(link.get("trial"), int):
-            by_sweep.setdefault(str(link.get("id")), {})[link["trial"]] = run
+    by_sweep = _runs_by_sweep(runs.resolve_runs_dir(runs_dir))
     found, problems = [], []
     for path in sorted(root.iterdir(), reverse=True):
         if path.name.startswith(".") or not path.is_dir():
