@@ -1,8 +1,10 @@
-"""MNIST CNN Studio — the router: page config, navigation, session defaults. Nothing else."""
+"""MNIST CNN Studio — the router: page config, navigation, session defaults, who is signed
+in, the retention policy. Nothing else."""
 
 import streamlit as st
 
 from mnist.ui import ICON, init_session, pop_intended_page
+from mnist.ui.people import identity, tidy_runs
 
 # A file served by this server: a ":material/…:" page icon would be fetched from Google's font
 # servers by every browser, and nothing the app shows may come from outside the machine.
@@ -26,6 +28,8 @@ PAGES = {
 }
 
 page = st.navigation(list(PAGES.values()))
+identity()  # the sidebar: who you are here, Sign in / Sign out (a shared server only)
+tidy_runs()  # the retention policy, if the server has one (at most once a minute)
 intended = pop_intended_page()
 if intended in PAGES:
     st.switch_page(PAGES[intended])

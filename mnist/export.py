@@ -349,8 +349,10 @@ def import_model(
     name: str | None = None,
     runs_dir: str | os.PathLike | None = None,
     command: str = "the dashboard's Training page",
+    owner: str | None = None,
 ) -> Path:
-    """Make a run of a ``.keras`` model from elsewhere: loaded safely, checked, scored.
+    """Make a run of a ``.keras`` model from elsewhere: loaded safely, checked, scored;
+    ``owner``: who imports it (default: the machine's user).
 
     ``ExportError`` (one sentence) for a file that is not a digit classifier.
     """
@@ -413,4 +415,6 @@ def import_model(
             )
             runs.write_json_atomic(folder / runs.STATUS, status.to_dict())
 
-        return runs.create_run(None, None, None, runs_dir, command, imported=imported, files=files)
+        return runs.create_run(
+            None, None, None, runs_dir, command, imported=imported, files=files, owner=owner
+        )

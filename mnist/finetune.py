@@ -117,8 +117,10 @@ def create_finetune_run(
     train: TrainConfig | None = None,
     runs_dir: str | os.PathLike | None = None,
     command: str = "the dashboard's My digits page",
+    owner: str | None = None,
 ) -> Path:
-    """A queued run folder that fine-tunes ``base`` on ``samples`` (see the module's doc).
+    """A queued run folder that fine-tunes ``base`` on ``samples`` (see the module's doc);
+    ``owner``: who starts it (default: the machine's user).
 
     ``PersonalError`` (with what is missing) when the set is not ready.
     """
@@ -141,7 +143,9 @@ def create_finetune_run(
         runs.write_bytes_atomic(folder / runs.BASE_MODEL, base.path.read_bytes())
         arrays.save(folder / runs.PERSONAL)
 
-    return runs.create_run(base.model, train, None, runs_dir, command, finetune=ft, files=files)
+    return runs.create_run(
+        base.model, train, None, runs_dir, command, finetune=ft, files=files, owner=owner
+    )
 
 
 def mix(

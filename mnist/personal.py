@@ -5,6 +5,12 @@ The set is a folder (``$MNIST_PERSONAL_DIR``, else ``personal/`` inside the runs
     digits/<d>/<id>.png    the 28×28 network input of a sample labelled d (8-bit grayscale,
                            light ink on black, made by ``mnist.sketch.read`` as MNIST was)
     drawings/<id>.png      the drawing it was made from, as drawn (optional)
+    owner.json             whose set it is (``{"format_version": 1, "owner": ID}``), written
+                           with its first sample; absent in older sets (the machine's user's)
+
+Each person has their own set: the machine's own user (the CLI, a dashboard on localhost)
+the folder above, anyone signed in to a shared dashboard ``people/<name>-<hash>/`` inside it
+(``person_dir``).
 
 A sample's id is ``<YYYYmmdd-HHMMSS>-<4 hex>-<train|test>``: the time it was saved, and the
 part it belongs to, fixed when it is saved so a sample never moves between parts. Of each
@@ -32,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist import IMAGE_SIDE, NUM_CLASSES, runs
+from mnist import IMAGE_SIDE, NUM_CLASSES, access, runs
 
 PERSONAL_DIR_ENV = "MNIST_PERSONAL_DIR"
 PERSONAL_DIR_NAME = "personal"  # inside the runs folder, unless $MNIST_PERSONAL_DIR says
@@ -63,6 +69,19 @@ def resolve_personal_dir(path: str | os.PathLike | None = None) -> Path:
     if chosen:
         return Path(chosen).expanduser().absolute()
     return runs.resolve_runs_dir() / PERSONAL_DIR_NAME
+
+
+OWNER = "owner.json"
+OWNER_FORMAT = 1
+PEOPLE = "people"  # inside the machine's user's set: everyone else's
+
+
+def person_dir(person_id: str | None, path: str | os.PathLike | None = None) -> Path:
+    """Where ``person_id``'s set lives (None or the machine's user: the usual folder)."""
+    root = resolve_personal_dir(path)
+    if person_id is None or person_id == access.local_user():
+        return root
+    return root / PEOPLE / access.person_slug(person_id)
 
 
 @dataclass(frozen=True)
@@ -159,8 +178,29 @@ def _read_input_png(data: bytes, name: str) -> np.ndarray:
 class PersonalSet:
     """The samples in one folder (made on first save)."""
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, owner: str | None = None) -> None:
         self.root = resolve_personal_dir(root)
+        self._owner = owner  # recorded in owner.json with the first sample written
+
+    @classmethod
+    def of(cls, person_id: str | None) -> PersonalSet:
+        """``person_id``'s own set (None: the machine's user's)."""
+        return cls(person_dir(person_id), person_id or access.local_user())
+
+    @property
+    def owner(self) -> str:
+        """Whose set this is: as recorded, else the machine's user."""
+        try:
+            return access.owner_of(runs.read_json(self.root / OWNER).get("owner"))
+        except runs.RunError:
+            return access.owner_of(self._owner)
+
+    def _claim(self) -> None:
+        if self._owner and not (self.root / OWNER).exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            runs.write_json_atomic(
+                self.root / OWNER, {"format_version": OWNER_FORMAT, "owner": self._owner}
+            )
 
     # -- reading -------------------------------------------------------------------------
     def samples(self) -> list[Sample]:
@@ -248,6 +288,7 @@ class PersonalSet:
         (an RGBA or grayscale array) it was made from."""
         digit = _check_digit(digit)
         pixels = to_uint8(x)
+        self._claim()
         sample_id = self._new_id(digit)
         if drawing is not None:
             picture = Image.fromarray(np.asarray(drawing, np.uint8))
@@ -333,6 +374,7 @@ class PersonalSet:
             inputs, drawings = self._checked_members(zf)
             existing = {s.id for s in self.samples()}
             added = 0
+            self._claim()
             for sample_id, (digit, data) in sorted(inputs.items()):
                 if sample_id in existing:
                     continue

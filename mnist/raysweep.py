@@ -82,6 +82,7 @@ def trial(config: dict, *, sweep_dir: str, runs_dir: str, threads: int, max_runs
         runs_dir,
         command=f"sweep {folder.name}, trial {index + 1} of {spec.trials}",
         sweep=link,
+        owner=spec.owner,  # a trial is its sweep's owner's run
     )
     runs.spawn(run_dir, max_runs, threads=threads, tied=True)
     tail = runs.MetricsTail(run_dir)

@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from mnist import TRAIN_IMAGES
+from mnist import TRAIN_IMAGES, access
 from mnist.config import FinetuneConfig, ModelConfig, TrainConfig, migrate_optimizer_fields
 from mnist.records import (
     DONE,
@@ -136,7 +136,8 @@ def new_run_id(now: float | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-CONFIG_FORMAT = 4  # 4: sweep trials; 3: fine-tuned and imported runs; 2: optimiser in train
+# 5: owner; 4: sweep trials; 3: fine-tuned and imported runs; 2: optimiser in train
+CONFIG_FORMAT = 5
 VERSIONED = ("mnist-cnn-studio", "tensorflow", "keras", "numpy")
 
 
@@ -165,6 +166,8 @@ class RunConfig:
     which this app never trained. A fine-tuning run has ``finetune``; an import, ``imported``
     (``source``: the file's name, ``sha256``: its bytes'); a sweep's trial, ``sweep`` (``id``,
     ``trial``: its 0-based number, ``values``: the settings drawn for it, ``node``, ``host``).
+    ``owner`` is who started it (``mnist.access``): a signed-in person's id, or the machine's
+    user for the CLI; None in runs made before owners were recorded (the machine's user).
     """
 
     model: ModelConfig | None
@@ -175,6 +178,7 @@ class RunConfig:
     finetune: FinetuneConfig | None = None
     imported: dict | None = None
     sweep: dict | None = None
+    owner: str | None = None
 
     @property
     def kind(self) -> str:
@@ -197,6 +201,7 @@ class RunConfig:
             "preset": self.preset,
             "created": self.created,
             "provenance": self.provenance,
+            "owner": self.owner,
         }
         if self.finetune:
             data["finetune"] = self.finetune.to_dict()
@@ -228,6 +233,7 @@ class RunConfig:
             finetune=FinetuneConfig.from_dict(finetune) if finetune else None,
             imported=dict(data["imported"]) if data.get("imported") else None,
             sweep=dict(data["sweep"]) if data.get("sweep") else None,
+            owner=data.get("owner") or None,
         )
 
 
@@ -393,18 +399,21 @@ def create_run(
     imported: dict | None = None,
     sweep: dict | None = None,
     files: Callable[[Path], None] | None = None,
+    owner: str | None = None,
 ) -> Path:
     """A new run folder with its config (it reads as ``queued``); nothing runs yet.
 
     ``files(folder)`` writes whatever else the run starts with (a fine-tune's base model and
     samples, an import's model and scores). The folder is made under a hidden name and
     renamed into place when complete, so no reader ever sees a run without its files.
+    ``owner``: who starts it (default: the machine's own user, as for the CLI).
     """
     now = time.time()
+    owner = owner or access.local_user()
 
     def write(stage: Path) -> None:
         config = RunConfig(
-            model, train, preset, now, provenance(command), finetune, imported, sweep
+            model, train, preset, now, provenance(command), finetune, imported, sweep, owner
         )
         write_json_atomic(stage / CONFIG, config.to_dict())  # status.json is the worker's
         if files is not None:
@@ -455,9 +464,10 @@ def start_run(
     preset: str | None = None,
     runs_dir: str | os.PathLike | None = None,
     max_runs: int | None = None,
+    owner: str | None = None,
 ) -> Path:
     """Create a run and start its worker process (no shell); returns the run folder."""
-    return launch(create_run(model, train, preset, runs_dir), max_runs)
+    return launch(create_run(model, train, preset, runs_dir, owner=owner), max_runs)
 
 
 def launch(path: Path, max_runs: int | None = None) -> Path:
@@ -593,9 +603,12 @@ def save_probabilities(run_dir: Path, probs: np.ndarray) -> None:
     os.replace(tmp, run_dir / PROBABILITIES)
 
 
-def request_stop(run_dir: str | os.PathLike) -> bool:
-    """Ask a live run to stop at its next batch (stop file + SIGTERM); False if not live."""
+def request_stop(run_dir: str | os.PathLike, person: access.Person | None = None) -> bool:
+    """Ask a live run to stop at its next batch (stop file + SIGTERM); False if not live.
+    ``person`` (default: the machine's user) must own the run or be an admin
+    (``access.NotAllowed`` otherwise)."""
     run = load_run(run_dir)
+    access.check_may_change(person, run.config.owner, f"stop run {run.run_id}")
     if not run.is_live:
         return False
     (run.path / STOP_FILE).touch()
@@ -606,15 +619,50 @@ def request_stop(run_dir: str | os.PathLike) -> bool:
     return True
 
 
-def delete_run(run_dir: str | os.PathLike) -> None:
-    """Remove a finished run's folder; a live run must be stopped first."""
+def delete_run(run_dir: str | os.PathLike, person: access.Person | None = None) -> None:
+    """Remove a finished run's folder; a live run must be stopped first. ``person``
+    (default: the machine's user) must own the run or be an admin."""
     run = load_run(run_dir)
+    access.check_may_change(person, run.config.owner, f"delete run {run.run_id}")
+    _remove(run)
+
+
+def _remove(run: Run) -> None:
     if run.is_live:
         raise RunError(f"run {run.run_id} is {run.state}; stop it before deleting it")
     # Rename first: the folder vanishes from listings at once, never half-deleted.
     trash = run.path.with_name(f".deleting-{run.run_id}-{os.getpid()}")
     os.replace(run.path, trash)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def set_pinned(run_dir: str | os.PathLike, pinned: bool, person: access.Person | None = None):
+    """Pin a run (retention keeps it, however old) or unpin it; owner or admin only."""
+    run = load_run(run_dir)
+    verb = "pin" if pinned else "unpin"
+    access.check_may_change(person, run.config.owner, f"{verb} run {run.run_id}")
+    marker = run.path / access.PINNED
+    if pinned:
+        marker.touch()
+    else:
+        marker.unlink(missing_ok=True)
+
+
+def is_pinned(run: Run) -> bool:
+    return (run.path / access.PINNED).exists()
+
+
+def apply_retention(
+    keep: int, in_use: tuple[str, ...] = (), runs_dir: str | os.PathLike | None = None
+) -> list[str]:
+    """Remove each person's finished runs past their newest ``keep`` (``access.retention``:
+    never a live run, a pinned one, one in ``in_use`` or a sweep's trial); the ids removed."""
+    removed = []
+    for run in access.retention(list_runs(runs_dir)[0], keep, in_use).remove:
+        with contextlib.suppress(OSError, RunError):  # gone or turned live meanwhile: skip
+            _remove(load_run(run.path))
+            removed.append(run.run_id)
+    return removed
 
 
 def read_metrics(
@@ -709,6 +757,8 @@ def history_row(run: Run) -> dict:
     return {
         "run": run.run_id,  # starts with the date and time it was created
         "status": run.state,
+        "by": access.owner_of(run.config.owner),
+        "pinned": is_pinned(run),
         "preset": run.config.origin,
         "test accuracy": status.test_accuracy,
         "epochs": epochs_text(status, train.epochs) if train else None,

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mnist import runs
+from mnist import access, runs
 from mnist.config import OPTIMIZERS, PRESETS, SCHEDULES, ModelConfig, TrainConfig
 from mnist.records import FormatError, _known
 
@@ -232,7 +232,7 @@ SCHEDULER_WORDS = {
 METRIC = "val_accuracy"  # what trials are compared on, as Ray Tune sees it (mode: max)
 MAX_TRIALS = 500
 ADDRESS_ENV = "RAY_ADDRESS"  # Ray's own variable: an existing cluster to run on
-SPEC_FORMAT = 1
+SPEC_FORMAT = 2  # 2: owner
 
 
 class SweepError(Exception):
@@ -256,6 +256,7 @@ class SweepSpec:
     plan: tuple[dict, ...] = ()  # the values drawn for each trial, in trial order
     created: float = 0.0
     command: str = ""
+    owner: str | None = None  # who started it (mnist.access); None: the machine's user
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -287,6 +288,7 @@ class SweepSpec:
             "plan": [dict(v) for v in self.plan],
             "created": self.created,
             "command": self.command,
+            "owner": self.owner,
         }
 
     @classmethod
@@ -331,13 +333,16 @@ def new_spec(
     cpus_per_trial: int = 1,
     address: str | None = None,
     command: str = "",
+    owner: str | None = None,
 ) -> SweepSpec:
-    """A checked spec with its trials drawn (``ValueError`` in one sentence otherwise)."""
+    """A checked spec with its trials drawn (``ValueError`` in one sentence otherwise);
+    ``owner``: who starts it (default: the machine's user)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; one of {', '.join(PRESETS)}")
     plan = plan_trials(preset, params, trials, seed)
     return SweepSpec(preset, tuple(params), trials, seed, scheduler, cpus_per_trial,
-                     address or None, tuple(plan), time.time(), command)  # fmt: skip
+                     address or None, tuple(plan), time.time(), command,
+                     owner or access.local_user())  # fmt: skip
 
 
 CONNECT_SECONDS = 10.0
@@ -592,10 +597,16 @@ def launch_sweep(sweep_dir: Path) -> Path:
     return sweep_dir
 
 
-def request_stop(sweep_dir: str | os.PathLike) -> bool:
+def request_stop(sweep_dir: str | os.PathLike, person: access.Person | None = None) -> bool:
     """Ask a live sweep to stop: no new trials; every live trial stops at its next batch and
-    keeps its model; finished trials stay. False if the sweep is not live."""
+    keeps its model; finished trials stay. False if the sweep is not live. ``person``
+    (default: the machine's user) must own the sweep or be an admin."""
     path = Path(sweep_dir)
+    try:
+        owner = SweepSpec.from_dict(runs.read_json(path / SPEC)).owner
+    except (runs.RunError, KeyError, TypeError, ValueError):
+        owner = None  # an unreadable sweep: the machine's user's, as for old records
+    access.check_may_change(person, owner, f"stop sweep {path.name}")
     state = read_state(path)
     if not state.is_live:
         return False

@@ -15,6 +15,7 @@ from mnist.ui.digits_panel import (
     results,
     save_button,
     target_digit,
+    visitor_note,
     watch,
 )
 from mnist.ui.evaluate_panel import model_in_use
@@ -27,6 +28,7 @@ page_header(
     "Teach the network your own handwriting: draw each digit a few times, fine-tune the model "
     "on them, and see whether it reads you better — without forgetting MNIST.",
 )
+visitor_note()
 choice = model_in_use(" — the model fine-tuning starts from (choose another in the run history).")
 samples = personal_set()
 

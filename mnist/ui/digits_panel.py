@@ -9,10 +9,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist import NUM_CLASSES, finetune, runs
+from mnist import NUM_CLASSES, access, finetune, runs
 from mnist.charts import personal_counts_chart
 from mnist.config import FINETUNE_MODE_WORDS, FINETUNE_MODES
-from mnist.personal import MAX_ZIP_BYTES, MIN_PER_DIGIT, PersonalError, PersonalSet
+from mnist.personal import (
+    MAX_ZIP_BYTES,
+    MIN_PER_DIGIT,
+    PEOPLE,
+    PersonalError,
+    PersonalSet,
+    resolve_personal_dir,
+)
+from mnist.ui import people
 from mnist.ui.sketch_panel import clear_canvas
 from mnist.ui.state import ModelChoice, select_run
 from mnist.ui.train_panel import run_panel
@@ -29,7 +37,30 @@ DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "e
 
 
 def personal_set() -> PersonalSet:
-    return PersonalSet()
+    """This person's own set. A visitor (not signed in) has an empty one nothing writes to."""
+    person = people.current_person()
+    if not person.signed_in:
+        return PersonalSet(resolve_personal_dir() / PEOPLE / ".visitors")
+    return PersonalSet.of(person.id)
+
+
+def _refused(where: str) -> bool:
+    """For a visitor: say why nothing is kept (in ``where``'s message slot) and refuse."""
+    note = people.start_note()
+    if note:
+        _fail(where, note)
+    return bool(note)
+
+
+def visitor_note() -> None:
+    """At the top of My digits, for a visitor: what they can do here and what needs sign-in."""
+    note = people.start_note()
+    if note:
+        st.info(
+            f"{note} You can draw and see what the network reads; saving digits and "
+            "fine-tuning need a signed-in user, each with their own set.",
+            icon=":material/lock:",
+        )
 
 
 def _fail(where: str, message: object) -> None:
@@ -107,10 +138,10 @@ def save_button(x: np.ndarray | None, digit: int, drawing: np.ndarray | None) ->
         f"Save as {digit}",
         type="primary",
         icon=":material/save:",
-        disabled=x is None,
+        disabled=x is None or bool(people.start_note()),
         on_click=_save,
         args=(x, digit, drawing, "digits"),
-        help=None if x is not None else "Draw the digit first.",
+        help=people.start_note() or (None if x is not None else "Draw the digit first."),
         key="digits.save",
         width="stretch",
     )
@@ -156,7 +187,8 @@ def save_box(x: np.ndarray | None, drawing: np.ndarray | None, source: str) -> N
     right.button(
         "Save",
         icon=":material/save:",
-        disabled=digit is None,
+        disabled=digit is None or bool(people.start_note()),
+        help=people.start_note(),
         on_click=_save,
         args=(x, digit, drawing, "sketch" if source == "canvas" else None, key),
         key=f"{key}.button",
@@ -180,6 +212,8 @@ def _png_url(path) -> str:
 
 
 def _delete(ids: list[str]) -> None:
+    if _refused("table"):
+        return
     samples = personal_set()
     for sample_id in ids:
         try:
@@ -191,7 +225,7 @@ def _delete(ids: list[str]) -> None:
 
 def _relabel(ids: list[str], key: str) -> None:
     digit = st.session_state.get(key)
-    if digit is None:
+    if digit is None or _refused("table"):
         return
     samples = personal_set()
     for sample_id in ids:
@@ -278,7 +312,7 @@ def browse(samples: PersonalSet) -> None:
 
 def _import(key: str) -> None:
     upload = st.session_state.get(key)
-    if upload is None:
+    if upload is None or _refused("move"):
         return
     try:
         report = personal_set().import_zip(upload.getvalue())
@@ -335,8 +369,14 @@ def _start(choice: ModelChoice, token: int) -> None:
     try:
         base = finetune.resolve_base(run_id=choice.run_id)  # None: the bundled model
         train = finetune.default_train(mode, epochs=st.session_state[EPOCHS])
-        path = finetune.create_finetune_run(base, personal_set(), mode, train)
+        samples = personal_set()
+        path = people.start_as(
+            lambda owner: finetune.create_finetune_run(base, samples, mode, train, owner=owner)
+        )
         runs.launch(path)
+    except access.NotAllowed as exc:
+        _fail("finetune", exc)
+        return
     except (OSError, PersonalError, runs.RunError, ValueError) as exc:
         _fail("finetune", f"Could not start fine-tuning: {exc}")
         return
@@ -346,14 +386,20 @@ def _start(choice: ModelChoice, token: int) -> None:
 
 def _stop(run_id: str) -> None:
     try:
-        runs.request_stop(runs.find_run(run_id).path)
-    except runs.RunError as exc:
+        runs.request_stop(runs.find_run(run_id).path, people.current_person())
+    except (runs.RunError, access.NotAllowed) as exc:
         _fail("finetune", exc)
 
 
 def latest_finetune(all_runs: list[runs.Run]) -> runs.Run | None:
-    """This session's last fine-tuning run, else the newest one in the runs folder."""
-    tuned = [r for r in all_runs if r.config.finetune is not None]
+    """This session's last fine-tuning run, else the person's newest (a visitor: anyone's)."""
+    person = people.current_person()
+    tuned = [
+        r
+        for r in all_runs
+        if r.config.finetune is not None
+        and (not person.signed_in or access.owner_of(r.config.owner) == person.id)
+    ]
     mine = st.session_state.get(RUN)
     return next((r for r in tuned if r.run_id == mine), tuned[0] if tuned else None)
 
@@ -385,14 +431,14 @@ def finetune_controls(choice: ModelChoice, samples: PersonalSet, run: runs.Run |
         "Fine-tune",
         type="primary",
         icon=":material/play_arrow:",
-        disabled=bool(problem) or live,
+        disabled=bool(problem) or live or bool(people.start_note()),
         on_click=_start,
         args=(choice, st.session_state[START_TOKEN]),
-        help="Disabled while a fine-tuning run is live." if live else None,
+        help="Disabled while a fine-tuning run is live." if live else people.start_note(),
         key="digits.start",
         width="stretch",
     )
-    if live:
+    if live and people.may_change(run.config.owner):
         right.button(
             "Stop",
             icon=":material/stop:",

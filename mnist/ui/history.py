@@ -8,11 +8,11 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
-from mnist import runs
+from mnist import access, runs
 from mnist.charts import runs_overlay_chart
+from mnist.ui import people
 from mnist.ui.state import (
     SELECTED_RUN,
-    TRAIN_ERROR,
     request_page_rerun,
     rerun_page_if_requested,
     select_run,
@@ -21,12 +21,17 @@ from mnist.ui.train_panel import WATCHED
 from mnist.ui.widgets import keyed_to, show_error
 
 HISTORY = "train.history"
+HISTORY_ERROR = "train.history_error"  # why the last Delete or Pin did not happen (shown once)
 # While a run is live the history (states, accuracies) refreshes every 6 s: the panel above
 # shows the live run itself, and each refresh costs CPU that training lacks (figure 2).
 REFRESH_SECONDS = 6.0
 COLUMNS = {
     "run": st.column_config.TextColumn(width="medium"),
     "status": st.column_config.TextColumn(width="small"),
+    "by": st.column_config.TextColumn(width="small", help="who started the run"),
+    "pinned": st.column_config.CheckboxColumn(
+        width="small", help="kept however old, whatever the server's retention"
+    ),
     "preset": st.column_config.TextColumn(width="small"),
     "test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
     "epochs": st.column_config.TextColumn(width="small"),
@@ -56,11 +61,12 @@ def _watch(run_id: str) -> None:
 
 def _delete(run_ids: list[str]) -> None:
     deleted, in_use = [], st.session_state.get(SELECTED_RUN)
+    person = people.current_person()
     for run_id in run_ids:
         try:
-            runs.delete_run(runs.find_run(run_id).path)
-        except runs.RunError as exc:
-            st.session_state[TRAIN_ERROR] = str(exc)
+            runs.delete_run(runs.find_run(run_id).path, person)
+        except (runs.RunError, access.NotAllowed) as exc:
+            st.session_state[HISTORY_ERROR] = str(exc)
             continue
         deleted.append(run_id)
         if st.session_state.get(SELECTED_RUN) == run_id:
@@ -72,8 +78,18 @@ def _delete(run_ids: list[str]) -> None:
     request_page_rerun()
 
 
+def _pin(run_ids: list[str], pinned: bool) -> None:
+    person = people.current_person()
+    for run_id in run_ids:
+        try:
+            runs.set_pinned(runs.find_run(run_id).path, pinned, person)
+        except (runs.RunError, access.NotAllowed) as exc:
+            st.session_state[HISTORY_ERROR] = str(exc)
+    request_page_rerun()
+
+
 def _actions(chosen: list[runs.Run]) -> None:
-    a, b, c, d = st.columns(4)
+    a, b, c, d, e = st.columns(5)
     one = chosen[0] if len(chosen) == 1 else None
     no_model = one is not None and one.model_path is None
     a.button(
@@ -96,6 +112,19 @@ def _actions(chosen: list[runs.Run]) -> None:
     if one is not None and not no_model:
         with c:
             _exports(one)
+    others = [r for r in chosen if not people.may_change(r.config.owner)]
+    if others:  # no Pin or Delete: the rows are not all this person's
+        why = people.why_not(others[0].config.owner)
+        d.caption(why if len(chosen) == 1 else f"Run {others[0].run_id}: {why}")
+        return
+    pinned = all(runs.is_pinned(r) for r in chosen)
+    e.button(
+        "Unpin" if pinned else "Pin",
+        icon=":material/keep_off:" if pinned else ":material/keep:",
+        on_click=_pin,
+        args=([r.run_id for r in chosen], not pinned),
+        help="A pinned run is kept however old, whatever the server's retention.",
+    )
     label = f"Delete {len(chosen)} run{'s' * (len(chosen) > 1)}"
     if any(r.is_live for r in chosen):
         d.button(label, icon=":material/delete:", disabled=True, help="Stop a live run first.")
@@ -160,17 +189,19 @@ def import_box() -> None:
             max_upload_size=200,  # MB: mnist.export.MAX_IMPORT_BYTES (without loading TensorFlow)
         )
         upload = st.session_state.get(IMPORT)
+        person = people.current_person()
         if st.button(
             "Import",
             icon=":material/upload:",
-            disabled=upload is None,
+            disabled=upload is None or not person.signed_in,
+            help=people.start_note(),
             key="train.import_button",
         ):
             from mnist import export
 
             try:
                 with st.spinner("Loading the model safely, checking it, scoring it…"):
-                    path = export.import_model(upload.getvalue(), name=upload.name)
+                    path = export.import_model(upload.getvalue(), name=upload.name, owner=person.id)
             except (OSError, export.ExportError) as exc:
                 show_error(f"This model cannot be imported: {exc}")
             else:
@@ -202,6 +233,8 @@ def _history() -> None:
         st.caption("Finished runs appear here with their test accuracy.")
         return
     table = pd.DataFrame([runs.history_row(r) for r in all_runs])
+    if table["by"].nunique() == 1:  # one person's runs (a machine of one's own)
+        table = table.drop(columns="by")
     table[NUMBERS] = table[NUMBERS].astype(float)
     table["test accuracy"] *= 100  # shown as 91.61%
     event = st.dataframe(
@@ -220,6 +253,9 @@ def _history() -> None:
     st.caption(f"Evaluate and Sketch use **{in_use}**. Select rows to compare, use or delete runs.")
     if chosen:
         _actions(chosen)
+        error = st.session_state.pop(HISTORY_ERROR, None)
+        if error:
+            show_error(error)
         _overlay(chosen)
     rerun_page_if_requested()
 

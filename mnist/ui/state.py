@@ -11,6 +11,7 @@ import streamlit as st
 from mnist import DEFAULT_MODEL, runs
 from mnist.config import PRESETS, ModelConfig, TrainConfig
 from mnist.ui.drafts import drop
+from mnist.ui.people import note_in_use
 
 MODEL_CONFIG = "model_config"  # the last valid ModelConfig the Model page built
 MODEL_PRESET = "model_preset"  # the preset it came from, or None once edited
@@ -90,6 +91,7 @@ def set_train_config(config: TrainConfig) -> None:
 def select_run(run_id: str | None) -> None:
     """Make a run's model the one Evaluate and Sketch use (None: the bundled model)."""
     st.session_state[SELECTED_RUN] = run_id
+    note_in_use(run_id)  # retention keeps it while it is in use
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,19 @@ settings against accuracy, and "use the best trial"."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 
 import pandas as pd
 import streamlit as st
 
-from mnist import runs, sweeps
+from mnist import access, runs, sweeps
 from mnist.charts import sweep_chart
 from mnist.config import OPTIMIZERS, PRESETS, SCHEDULES
 from mnist.hardware import cpu_threads
 from mnist.sweeps import SEARCHABLE, Param
+from mnist.ui import people
 from mnist.ui.drafts import Draft
 from mnist.ui.state import request_page_rerun, rerun_page_if_requested, select_run
 from mnist.ui.widgets import show_error
@@ -278,7 +280,13 @@ def _start(token: int) -> None:
         spec = spec_of(_draft().values, _address())
         if spec.address:
             sweeps.check_address(spec.address)
-        path = sweeps.launch_sweep(sweeps.create_sweep(spec))
+        path = people.start_as(
+            lambda owner: sweeps.create_sweep(dataclasses.replace(spec, owner=owner))
+        )
+        sweeps.launch_sweep(path)
+    except access.NotAllowed as exc:
+        _fail("start", str(exc))
+        return
     except (OSError, ValueError, sweeps.SweepError, runs.RunError) as exc:
         _fail("start", f"Could not start the sweep: {exc}")
         return
@@ -288,16 +296,20 @@ def _start(token: int) -> None:
 
 def start_button(spec: sweeps.SweepSpec | None, all_sweeps: list[sweeps.Sweep]) -> None:
     live = next((s for s in all_sweeps if s.is_live), None)
+    visitor = people.start_note()
     st.button(
         "Start sweep",
         type="primary",
         icon=":material/play_arrow:",
-        disabled=spec is None or live is not None,
+        disabled=spec is None or live is not None or bool(visitor),
+        help=visitor,
         on_click=_start,
         args=(st.session_state[START_TOKEN],),
         key=PREFIX + "start",
     )
-    if live is not None:
+    if visitor:
+        st.caption(visitor)
+    elif live is not None:
         st.caption(
             f"Sweep {live.sweep_id} is {live.state.state}: one sweep at a time. Stop it below "
             "(choose it in the list) or wait for it to end."
@@ -339,8 +351,8 @@ def sweep_chooser(all_sweeps: list[sweeps.Sweep], shown: sweeps.Sweep | None) ->
 
 def _stop(sweep_id: str) -> None:
     try:
-        sweeps.request_stop(sweeps.find_sweep(sweep_id).path)
-    except runs.RunError as exc:
+        sweeps.request_stop(sweeps.find_sweep(sweep_id).path, people.current_person())
+    except (runs.RunError, access.NotAllowed) as exc:
         _fail("stop", exc)
     request_page_rerun()
 
@@ -402,7 +414,7 @@ def _panel(sweep_id: str, was_live: bool, shown_state: str) -> None:
         return
     heading, action = st.columns([4, 1], vertical_alignment="bottom")
     heading.markdown(f"#### Sweep {sweep.sweep_id} — {sweep.spec.preset}")
-    if sweep.is_live:
+    if sweep.is_live and people.may_change(sweep.spec.owner):
         action.button(
             "Stop sweep",
             icon=":material/stop:",

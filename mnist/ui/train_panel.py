@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist import hardware, runs
+from mnist import access, hardware, runs
 from mnist.charts import live_batch_chart, live_epoch_chart, metrics_frames
 from mnist.config import FINETUNE_MODE_WORDS, OPTIMIZERS, PRECISIONS, REFERENCES, SCHEDULES
 from mnist.forms import all_train_images, train_form, train_from_form
+from mnist.ui import people
 from mnist.ui.drafts import Draft, build_into
 from mnist.ui.state import (
     TRAIN_CONFIG,
@@ -27,6 +28,7 @@ WATCHED = "train.run"  # the run this session watches
 TAIL = "train.tail"  # its MetricsTail
 STARTING = "train.starting"  # a run this session started whose worker has not reported yet
 START_TOKEN = "train.start_token"  # changes with every start: a stale click starts nothing
+START_ERROR = "train.start_error"  # why the last Start or Stop did nothing (shown once)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 MAX_EPOCHS = 50
@@ -192,9 +194,12 @@ def _start(token: int) -> None:
         train = train_from_form(_draft().values)  # exactly what the form shows
         if model_error():
             raise ValueError(model_error())
-        path = runs.start_run(model, train, preset)
+        path = people.start_as(lambda owner: runs.start_run(model, train, preset, owner=owner))
+    except access.NotAllowed as exc:
+        st.session_state[START_ERROR] = str(exc)
+        return
     except (OSError, runs.RunError, ValueError) as exc:
-        st.session_state[TRAIN_ERROR] = f"Could not start the run: {exc}"
+        st.session_state[START_ERROR] = f"Could not start the run: {exc}"
         return
     st.session_state[WATCHED] = st.session_state[STARTING] = path.name
     st.session_state.pop(TAIL, None)
@@ -203,9 +208,9 @@ def _start(token: int) -> None:
 
 def _stop(run_id: str) -> None:
     try:
-        runs.request_stop(runs.find_run(run_id).path)
-    except runs.RunError as exc:
-        st.session_state[TRAIN_ERROR] = str(exc)
+        runs.request_stop(runs.find_run(run_id).path, people.current_person())
+    except (runs.RunError, access.NotAllowed) as exc:
+        st.session_state[START_ERROR] = str(exc)
 
 
 def _watch(run_id: str) -> None:
@@ -218,6 +223,7 @@ def start_stop(run: runs.Run | None, all_runs: list[runs.Run]) -> None:
     watched run, or a way back to a live run when another is watched."""
     st.session_state.setdefault(START_TOKEN, 0)
     starting = _starting()
+    visitor = people.start_note()  # a visitor: why they cannot start
     left, right, note = st.columns([1, 1, 3], vertical_alignment="center")
     left.button(
         "Starting…" if starting else "Start training",
@@ -225,17 +231,22 @@ def start_stop(run: runs.Run | None, all_runs: list[runs.Run]) -> None:
         icon=":material/play_arrow:",
         on_click=_start,
         args=(st.session_state[START_TOKEN],),
-        disabled=starting or bool(model_error() or train_error()),
+        disabled=starting or bool(visitor or model_error() or train_error()),
         help="Disabled while the run just started gets ready, or while a setting is invalid."
         if starting
-        else None,
+        else visitor,
         width="stretch",
     )
     live = [r for r in all_runs if r.is_live]
+    if visitor:
+        note.caption(visitor)
     if run is not None and run.is_live:
-        right.button(
-            "Stop", icon=":material/stop:", on_click=_stop, args=(run.run_id,), width="stretch"
-        )
+        if people.may_change(run.config.owner):
+            right.button(
+                "Stop", icon=":material/stop:", on_click=_stop, args=(run.run_id,), width="stretch"
+            )
+        elif not visitor:
+            note.caption(f"Run {run.run_id} is {access.owner_of(run.config.owner)}'s.")
     elif live:
         right.button(
             "Watch the live run",
@@ -244,7 +255,11 @@ def start_stop(run: runs.Run | None, all_runs: list[runs.Run]) -> None:
             args=(live[0].run_id,),
             width="stretch",
         )
-        note.caption(f"Run {live[0].run_id} is {live[0].state}.")
+        if not visitor:
+            note.caption(f"Run {live[0].run_id} is {live[0].state}.")
+    error = st.session_state.pop(START_ERROR, None)
+    if error:
+        show_error(error)
 
 
 def use_settings(run_id: str) -> None:

@@ -119,7 +119,7 @@ def test_a_spec_draws_its_trials_once_seeded_and_round_trips(runs_dir):
     path = sweeps.create_sweep(spec, runs_dir)
     assert path.parent == runs_dir / "sweeps" and not list(path.parent.glob(".creating-*"))
     stored = json.loads((path / sweeps.SPEC).read_text())
-    assert stored["format_version"] == 1 and stored["metric"] == "val_accuracy"
+    assert stored["format_version"] == 2 and stored["metric"] == "val_accuracy"
     assert sweeps.SweepSpec.from_dict(stored) == spec
 
 
@@ -211,7 +211,7 @@ def test_a_run_config_keeps_its_sweep_link(runs_dir, codelab_model, tiny_train):
     link = {"id": "s", "trial": 2, "values": {"epochs": 1}, "node": "n", "host": "h"}
     path = runs.create_run(codelab_model, tiny_train, "codelab", runs_dir, sweep=link)
     data = json.loads((path / runs.CONFIG).read_text())
-    assert data["format_version"] == 4 and data["sweep"] == link
+    assert data["format_version"] == 5 and data["sweep"] == link
     assert runs.load_run(path).config.sweep == link
 
 
