@@ -31,24 +31,30 @@ def free_port() -> int:
 
 class Dashboard:
     """A dashboard process with its own runs folder; its output to ``log_path`` (or nowhere).
-    ``command``: what follows ``streamlit`` (``("hello",)`` runs Streamlit's own demo)."""
+    ``command``: what follows ``streamlit`` (``("hello",)`` runs Streamlit's own demo);
+    ``address``: ``--server.address`` (None: as ``.streamlit/config.toml`` says); ``env``:
+    more environment variables (``MNIST_CLASSROOM``…)."""
 
     def __init__(
         self,
         runs_dir: str | os.PathLike,
         log_path: Path | None = None,
         command: tuple[str, ...] = ("run", "app.py"),
+        address: str | None = "127.0.0.1",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.runs_dir = Path(runs_dir)
         self.log_path = log_path
-        env = {**os.environ, "MNIST_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "MNIST_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1",
+               **(env or {})}  # fmt: skip
+        where = ["--server.address", address] if address else []
         self._log = open(log_path, "wb") if log_path else subprocess.DEVNULL
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", *command,
-             "--server.headless", "true", "--server.address", "127.0.0.1",
+             "--server.headless", "true", *where,
              "--server.port", str(self.port), "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from mnist import DEFAULT_MODEL, __version__, runs
+from mnist import DEFAULT_MODEL, __version__, access, runs
 from mnist import data as mnist_data
 from mnist.config import OPTIMIZERS, PRECISIONS, PRESETS, SCHEDULES, TrainConfig
 from mnist.records import BatchRecord, EpochRecord, RunStatus
@@ -1157,6 +1157,7 @@ def _run_record(run: runs.Run) -> dict:
         "kind": run.config.kind,
         "preset": run.config.preset,
         "created": run.config.created,
+        "owner": access.owner_of(run.config.owner),
         "epochs": run.config.train.epochs if run.config.train else None,
         "epochs_completed": status.epochs_completed,
         "test_accuracy": status.test_accuracy,

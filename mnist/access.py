@@ -311,8 +311,8 @@ def check_quota(person: Person, policy: Policy, runs: Iterable, sweeps: Iterable
     limit = policy.max_live_runs
     if len(live) >= limit:
         raise NotAllowed(
-            f"You already have {len(live)} runs live or queued ({', '.join(live)}); this "
-            f"server allows {limit} per person. Stop one, or wait for one to finish."
+            f"You already have {len(live)} live or queued ({', '.join(live)}): this server "
+            f"allows {limit} per person. Stop one, or wait for one to finish."
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +182,9 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> Im
                 f"{name}: file too large ({size / 1e6:.0f} MB; at most "
                 f"{MAX_FILE_BYTES / 1e6:.0f} MB)"
             )
-        image = Image.open(fh)
+        with warnings.catch_warnings():  # PIL's own bomb warning: the check below says it
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(fh)
         width, height = image.size
         if width * height > MAX_PIXELS:
             raise SketchError(f"{name}: image too large ({width}×{height} pixels)")

@@ -67,3 +67,23 @@ def metrics(run_dir: Path) -> list:
 
 def read_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def non_loopback_listeners() -> set[tuple[str, int]]:
+    """(address in /proc/net's hex, port) of every TCP socket listening on something other
+    than loopback, on this machine."""
+    # /proc/net's hex: 127.x.x.x is "..7F" (IPv4, little-endian), ::1 and ::ffff:127.x in IPv6
+    loopback = ("00000000000000000000000001000000",)
+    found = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, port = fields[1].split(":")
+            if fields[3] != "0A" or address in loopback or address.endswith("7F"):
+                continue
+            found.add((address, int(port, 16)))
+    return found

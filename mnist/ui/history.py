@@ -233,7 +233,7 @@ def _history() -> None:
         st.caption("Finished runs appear here with their test accuracy.")
         return
     table = pd.DataFrame([runs.history_row(r) for r in all_runs])
-    if table["by"].nunique() == 1:  # one person's runs (a machine of one's own)
+    if people.mode() == "local" and table["by"].nunique() == 1:  # one's own machine
         table = table.drop(columns="by")
     table[NUMBERS] = table[NUMBERS].astype(float)
     table["test accuracy"] *= 100  # shown as 91.61%

@@ -74,6 +74,7 @@ def test_streamlit_config_is_offline_and_skips_per_rerun_work():
     assert config["browser"]["gatherUsageStats"] is False
     assert config["runner"]["postScriptGC"] is False
     assert config["server"]["fileWatcherType"] == "none"
+    assert config["server"]["address"] == "localhost"  # never every interface by default
 
 
 def test_data_page_filters_and_reshuffles_examples():

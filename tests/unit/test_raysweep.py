@@ -17,7 +17,7 @@ import pytest
 
 from mnist import runs, sweeps
 from mnist.sweeps import Param
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, non_loopback_listeners, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -30,25 +30,6 @@ def _spec(plan: list[dict], **changes) -> sweeps.SweepSpec:
     params = [Param(name, "choice", values=tuple({v[name] for v in plan})) for name in names]
     spec = sweeps.new_spec("codelab", params, len(plan), command="test")
     return dataclasses.replace(spec, plan=tuple(plan), **changes)
-
-
-def _listeners() -> set[tuple[str, str]]:
-    """(address, port) of every TCP socket listening on something other than loopback."""
-    # /proc/net's hex: 127.x.x.x is "..7F" (IPv4, little-endian), ::1 and ::ffff:127.x in IPv6
-    loopback = ("00000000000000000000000001000000",)
-    found = set()
-    for name in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            address, port = fields[1].split(":")
-            if fields[3] != "0A" or address in loopback or address.endswith("7F"):
-                continue
-            found.add((address, port))
-    return found
 
 
 def _ray_processes() -> set[int]:
@@ -80,7 +61,7 @@ def _last_val_accuracy(run_dir: Path) -> float | None:
 def _wait_until_ended(path: Path, seen_listeners: set | None = None) -> sweeps.Sweep:
     def ended():
         if seen_listeners is not None:
-            seen_listeners.update(_listeners())
+            seen_listeners.update(non_loopback_listeners())
         sweep = sweeps.load_sweep(path)
         return sweep if not sweep.is_live else None
 
@@ -100,7 +81,7 @@ def test_a_tiny_sweep_on_the_embedded_ray_with_asha(runs_dir):
     bad = dict(TINY, learning_rate=1e-6, epochs=30)  # learns nothing; 30 epochs if let run
     plan = [TINY, dict(TINY, learning_rate=1e-3), bad, dict(TINY, learning_rate=2e-3)]
     spec = _spec(plan, scheduler="asha")
-    ray_before, listening_before = _ray_processes(), _listeners()
+    ray_before, listening_before = _ray_processes(), non_loopback_listeners()
     path = sweeps.launch_sweep(sweeps.create_sweep(spec, runs_dir))  # as the Sweep page does
     seen: set = set()
     sweep = _wait_until_ended(path, seen)

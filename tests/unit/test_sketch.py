@@ -486,6 +486,15 @@ def test_an_image_too_large_to_decode_says_so(tmp_path):
         open_image(path)
 
 
+def test_a_decompression_bomb_is_refused_from_its_header_without_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.png"
+    Image.new("1", (12_000, 12_000)).save(path)  # 144 megapixels in ~20 kB: under PIL's own
+    assert path.stat().st_size < 100_000  # limit, so only the app's check stands in the way
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("the bomb was decoded"))
+    with pytest.raises(SketchError, match=r"image too large \(12000×12000 pixels\)"):
+        open_image(path.read_bytes(), name="bomb.png")
+
+
 def test_canvas_drawings_give_exactly_what_they_gave_before_photos_had_their_own_path():
     from tests.unit.canvas_drawings import canvas_drawings
 
