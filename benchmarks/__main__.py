@@ -20,11 +20,13 @@ from benchmarks.fig8_codelab import codelab_budget
 from benchmarks.fig9_photos import photos_read
 from benchmarks.fig10_inside import embedding_first_time, per_input_views
 from benchmarks.fig12_sweeps import trial_overhead, trials_per_hour
+from benchmarks.fig14_classroom import classroom_load
 
 FIGURES: dict[int, Callable[[bool, int], Row]] = {
     1: worker_overhead, 2: training_watched, 3: time_to_99, 4: sketch_latency,
     5: stroke_to_answer, 6: data_load, 7: start_up, 8: codelab_budget, 9: photos_read,
     10: per_input_views, 11: embedding_first_time, 12: trials_per_hour, 13: trial_overhead,
+    14: classroom_load,
 }  # fmt: skip
 
 

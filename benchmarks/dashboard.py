@@ -33,7 +33,8 @@ class Dashboard:
     """A dashboard process with its own runs folder; its output to ``log_path`` (or nowhere).
     ``command``: what follows ``streamlit`` (``("hello",)`` runs Streamlit's own demo);
     ``address``: ``--server.address`` (None: as ``.streamlit/config.toml`` says); ``env``:
-    more environment variables (``MNIST_CLASSROOM``…)."""
+    more environment variables (``MNIST_CLASSROOM``…); ``args``: more options for ``streamlit``;
+    ``port``: the port (default: a free one)."""
 
     def __init__(
         self,
@@ -42,8 +43,10 @@ class Dashboard:
         command: tuple[str, ...] = ("run", "app.py"),
         address: str | None = "127.0.0.1",
         env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.runs_dir = Path(runs_dir)
         self.log_path = log_path
@@ -55,7 +58,7 @@ class Dashboard:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", *command,
              "--server.headless", "true", *where,
-             "--server.port", str(self.port), "--browser.gatherUsageStats", "false"],
+             "--server.port", str(self.port), "--browser.gatherUsageStats", "false", *args],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip

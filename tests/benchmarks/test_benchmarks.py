@@ -27,7 +27,7 @@ def test_quick_benchmark_prints_a_row_for_every_figure(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")][1:]
     figures = [row.split("|")[1].strip().split()[0] for row in rows]
-    assert figures == [str(n) for n in range(1, 14)]
+    assert figures == [str(n) for n in range(1, 15)]
     for row in rows:
         cells = [c.strip() for c in row.split("|")[1:-1]]
         assert cells[1] and cells[4], row  # a value and what was measured

@@ -180,3 +180,54 @@ def test_the_dashboard_listens_on_loopback_only_by_default(tmp_path):
         assert srv.port not in {port for _, port in non_loopback_listeners()}  # …and only there
     finally:
         srv.close()
+
+
+def test_people_sign_in_with_st_login_and_each_owns_their_own(browser, tmp_path, request):
+    """The real st.login flow against an OpenID Connect provider on loopback
+    (tests/e2e/oidc_provider.py): Sign in, the provider's redirect back, the person's name in
+    the sidebar, their run recorded as theirs, Sign out."""
+    from benchmarks.dashboard import free_port
+    from tests.e2e.oidc_provider import Provider
+
+    provider = Provider()
+    port = free_port()
+    secrets_file = tmp_path / "secrets.toml"
+    secrets_file.write_text(provider.secrets_toml(f"http://127.0.0.1:{port}/oauth2callback"))
+    (tmp_path / "classroom.toml").write_text('sign_in = "oidc"\nmax_live_runs = 1\n')
+    srv = Dashboard(
+        tmp_path / "runs",
+        ARTIFACTS / "oidc-server.log",
+        env={access.CONFIG_ENV: str(tmp_path / "classroom.toml")},
+        args=("--secrets.files", str(secrets_file)),
+        port=port,
+    )
+    srv.wait_healthy()
+    slot = runs.SlotLock(srv.runs_dir, "the-test-holds-the-slot", 1)  # runs stay queued
+    srv.runs_dir.mkdir(parents=True, exist_ok=True)
+    assert slot.try_acquire()
+    context, pg = _person(browser, None)
+    try:
+        open_page(pg, srv, "train")
+        sidebar = pg.locator("[data-testid='stSidebar']")
+        expect(pg.get_by_role("button", name=re.compile("Start training"))).to_be_disabled()
+        provider.next_email = "Carol@School.example"
+        sidebar.get_by_role("button", name=re.compile("Sign in")).click()
+        expect(sidebar).to_contain_text("Signed in as Carol", timeout=60_000)
+        assert provider.tokens_issued == 1
+        go(pg, "Training")
+        run_id = click_start(pg, srv)
+        assert runs.find_run(run_id, srv.runs_dir).config.owner == "carol@school.example"
+        expect(pg.get_by_role("button", name=STOP)).to_be_visible()  # hers to stop
+        sidebar.get_by_role("button", name=re.compile("Sign out")).click()
+        expect(sidebar.get_by_role("button", name=re.compile("Sign in"))).to_be_visible()
+        go(pg, "Training")
+        expect(pg.get_by_role("button", name=re.compile("Start training"))).to_be_disabled()
+        assert pg.get_by_role("button", name=STOP).count() == 0
+        assert exceptions(pg) == []
+    finally:
+        _keep_artifacts(request, srv, [pg])
+        slot.release()
+        stop_all_runs(srv)
+        context.close()
+        srv.close()
+        provider.close()

@@ -1,0 +1,204 @@
+"""Figure 14, a classroom on one server: one training run, and N people at once (one Chromium,
+N contexts, each a different person through the trusted header) sketching digits with the
+mouse and switching pages. Zero exceptions? Every sketch answered? How long from mouse-up to
+the answer, how much memory the server takes, and what it costs the training run."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.common import Row
+from benchmarks.dashboard import CHROMIUM, CHROMIUM_FLAGS, Dashboard
+from benchmarks.fig5_stroke import ARM_STROKE
+
+HEADER = "X-Forwarded-User"
+SETTINGS = f'sign_in = "header"\ntrusted_header = "{HEADER}"\nmax_live_runs = 2\n'
+ANSWER_SECONDS = 60.0  # a sketch not answered in this long counts as unanswered
+PAGES = ("Training", "Evaluate", "Data")  # where people wander between sketches
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class _Memory(threading.Thread):
+    """The server process's resident memory, sampled every 0.5 s; ``peak`` in MiB."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            try:
+                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak = max(self.peak, int(line.split()[1]) / 1024)
+            except OSError:
+                return
+
+
+async def _person(browser, url: str, who: str, until: float, out: dict) -> None:
+    """One person: sketch a 7, wait for the answer, clear; every third sketch visit a page."""
+    context = await browser.new_context(
+        viewport={"width": 1400, "height": 1000}, extra_http_headers={HEADER: who}
+    )
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: out["errors"].append(f"{who}: {exc}"))
+    nav = page.locator("[data-testid='stSidebarNavLink']")
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Prediction")
+    try:
+        await page.goto(url + "/sketch", timeout=180_000)
+        await page.wait_for_selector("canvas.upper-canvas", timeout=180_000)
+        n = 0
+        while time.monotonic() < until:
+            if await metric.count():
+                await page.get_by_role("button", name="Clear").click()
+                await metric.wait_for(state="detached", timeout=ANSWER_SECONDS * 1000)
+                await asyncio.sleep(0.3)
+            box = await page.locator("canvas.upper-canvas").bounding_box()
+            await page.evaluate(ARM_STROKE)
+            x0, y0 = box["x"], box["y"]
+            await page.mouse.move(x0 + 60, y0 + 50)
+            await page.mouse.down()
+            await page.mouse.move(x0 + 220, y0 + 50, steps=6)
+            await page.mouse.move(x0 + 120, y0 + 250, steps=8)
+            await page.mouse.up()
+            out["strokes"] += 1
+            try:
+                await page.wait_for_function(
+                    "() => window.__stroke.painted !== undefined", timeout=ANSWER_SECONDS * 1000
+                )
+            except Exception:
+                out["unanswered"] += 1
+            else:
+                t = await page.evaluate("() => window.__stroke")
+                if n:  # a person's first answer waits for the model to load: a warm-up
+                    out["latency_ms"].append(t["painted"] - t["up"])
+            out["exceptions"] += await page.locator("[data-testid='stException']").count()
+            n += 1
+            if n % 3 == 0 and time.monotonic() < until:
+                await nav.filter(has_text=PAGES[(n // 3) % len(PAGES)]).click()
+                await page.wait_for_selector("h1", timeout=180_000)
+                await asyncio.sleep(1.0)
+                out["exceptions"] += await page.locator("[data-testid='stException']").count()
+                out["switches"] += 1
+                await nav.filter(has_text="Sketch").click()
+                await page.wait_for_selector("canvas.upper-canvas", timeout=180_000)
+    except Exception as exc:  # a person who got stuck (a page that never came) is a failure
+        out["errors"].append(f"{who}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    finally:
+        await context.close()
+
+
+async def _class(url: str, people: int, seconds: float) -> dict:
+    from playwright.async_api import async_playwright
+
+    out = {"strokes": 0, "unanswered": 0, "exceptions": 0, "switches": 0, "latency_ms": [],
+           "errors": []}  # fmt: skip
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        until = time.monotonic() + seconds
+        await asyncio.gather(*(_person(browser, url, f"student{i:02d}", until, out)
+                               for i in range(people)))  # fmt: skip
+        await browser.close()
+    return out
+
+
+def _speed(tail, since: float) -> float:
+    """Training samples/s over the worker's batches after ``since`` (its clock), within epochs
+    (the pause to validate at an epoch's end is not training speed)."""
+    tail.poll()
+    window = [b for b in tail.batches if b.elapsed >= since]
+    steps = [(a, b) for a, b in zip(window, window[1:], strict=False) if a.epoch == b.epoch]
+    if not steps:
+        raise RuntimeError("the training run made no progress in a phase")
+    return len(steps) / sum(b.elapsed - a.elapsed for a, b in steps)
+
+
+def classroom_load(quick: bool, reps: int) -> Row:
+    from mnist import runs
+    from mnist.config import PRESETS
+
+    sizes = ((2, 20.0),) if quick else ((8, 120.0), (16, 60.0), (32, 60.0))
+    baseline_seconds = 10.0 if quick else 30.0
+    p = PRESETS["fast"]
+    found = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Path(tmp) / "classroom.toml"
+        settings.write_text(SETTINGS)
+        app = Dashboard(Path(tmp) / "runs", Path(tmp) / "server.log",
+                        env={"MNIST_CLASSROOM": str(settings)})  # fmt: skip
+        app.wait_healthy()
+        path = None
+        try:
+            # Long enough to outlast every phase however fast the machine; stopped after.
+            train = dataclasses.replace(p.train, epochs=500, train_size=20000 if quick else 55000)
+            path = runs.start_run(p.model, train, "fast", app.runs_dir, owner="teacher")
+            tail = runs.MetricsTail(path)
+            while not tail.batches:  # TensorFlow's start-up is not training
+                tail.poll()
+                if runs.load_run(path).state in runs.FINAL_STATES:
+                    raise RuntimeError("the benchmark run ended before it trained")
+                time.sleep(0.2)
+            mark = tail.batches[-1].elapsed
+            time.sleep(baseline_seconds)
+            alone = _speed(tail, mark)
+            for people, seconds in sizes:
+                memory = _Memory(app.proc.pid)
+                memory.start()
+                tail.poll()
+                mark = tail.batches[-1].elapsed
+                result = asyncio.run(_class(app.url, people, seconds))
+                memory.done.set()
+                memory.join()
+                result["speed_ratio"] = _speed(tail, mark) / alone
+                result["peak_mib"] = memory.peak
+                found[people] = result
+                time.sleep(5.0)  # the sessions' ends settle before the next phase
+            log = (Path(tmp) / "server.log").read_text(errors="replace")
+            tracebacks = log.count("Traceback")
+        finally:
+            if path is not None and runs.request_stop(path):
+                for _ in range(600):
+                    if runs.load_run(path).state in runs.FINAL_STATES:
+                        break
+                    time.sleep(0.2)
+            app.close()
+
+    def describe(people: int, r: dict) -> str:
+        lat = r["latency_ms"]
+        timing = (f"stroke → answer p50 {_percentile(lat, 0.5):,.0f} ms, p95 "
+                  f"{_percentile(lat, 0.95):,.0f} ms" if lat else "no answers")  # fmt: skip
+        return (
+            f"**{people} people**: {r['strokes']} sketches, {r['unanswered']} unanswered "
+            f"(> {ANSWER_SECONDS:.0f} s), {r['exceptions']} exceptions shown, "
+            f"{len(r['errors'])} stuck or failing pages, {r['switches']} page switches; "
+            f"{timing}; server peak {r['peak_mib']:,.0f} MiB; training at "
+            f"{r['speed_ratio']:.2f}× its speed alone"
+        )
+
+    first_size = sizes[0][0]
+    first = found[first_size]
+    lat = first["latency_ms"]
+    ok = (first["exceptions"] == 0 and first["unanswered"] == 0 and not first["errors"]
+          and tracebacks == 0 and bool(lat))  # fmt: skip
+    return Row(
+        "14 a classroom",
+        "one training run (fast preset) and N people at once in one Chromium (a context "
+        "each, signed in through the trusted header), each sketching a 7 with the mouse, "
+        "waiting for the answer, and every third sketch visiting Training, Evaluate or Data "
+        f"({', '.join(f'{n} people for {s:.0f} s' for n, s in sizes)}, in turn; each "
+        "person's first answer, which waits for the model to load, is not timed): "
+        + "; ".join(describe(n, r) for n, r in found.items())
+        + f"; tracebacks in the server log: {tracebacks}",
+        f"{first_size}: p95 {_percentile(lat, 0.95):,.0f} ms" if lat else "no answers",
+        f"{first_size} people: 0 exceptions, every sketch answered",
+        ok,
+    )
