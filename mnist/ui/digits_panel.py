@@ -357,7 +357,8 @@ def move(samples: PersonalSet) -> None:
             key="digits.import",
         )
         _show_error("move")
-    st.caption(f"Stored in `{root}` — they stay when you reload, switch pages or restart.")
+    if people.current_person().signed_in:
+        st.caption(f"Stored in `{root}` — they stay when you reload, switch pages or restart.")
 
 
 # -- fine-tune -----------------------------------------------------------------------------

@@ -5,12 +5,15 @@ headers (a trusted proxy's) and the address the server listens on."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist import access, runs
 
+T = TypeVar("T")
 # Retention runs at most this often (and at a server's first page): it lists every run.
 TIDY_SECONDS = 60.0
 
@@ -168,7 +171,7 @@ def tidy_runs() -> list[str]:
     return runs.apply_retention(keep, tuple(_in_use().values()))
 
 
-def start_as(create):
+def start_as(create: Callable[[str], T]) -> T:
     """Run ``create(owner_id)`` (which makes a run or sweep) for the current person once the
     classroom rules allow it: signed in, under their limit of live work. The check and the
     creation hold one lock, so two tabs pressing Start at once cannot both pass. Raises

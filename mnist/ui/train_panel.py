@@ -157,12 +157,17 @@ def settings_form() -> None:
 
 
 def watched_run(all_runs: list[runs.Run]) -> runs.Run | None:
-    """The run this session watches; a new session re-attaches to a live run, else the newest."""
+    """The run this session watches; a new session re-attaches to a live run (the person's own
+    first), else the newest (likewise)."""
     by_id = {r.run_id: r for r in all_runs}
     watched = st.session_state.get(WATCHED)
     if watched not in by_id:  # a new session, or a deleted run
+        me = people.current_person().id
+        mine = [r for r in all_runs if access.owner_of(r.config.owner) == me]
         live = [r for r in all_runs if r.is_live]
-        watched = (live[0] if live else all_runs[0]).run_id if all_runs else None
+        # On a shared server: one's own live run, anyone's, one's own newest, anyone's.
+        order = [r for r in mine if r.is_live] + live + mine + all_runs
+        watched = order[0].run_id if order else None
         st.session_state[WATCHED] = watched
     return by_id.get(watched)
 
