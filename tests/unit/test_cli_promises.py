@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist import runs, training
+from mnist import access, runs, training
 from mnist.__main__ import build_parser
 from mnist.config import PRESETS, TrainConfig
 from tests.conftest import ROOT, metrics, wait_for
@@ -255,6 +255,7 @@ def test_runs_list_shows_a_killed_workers_run_as_failed(runs_dir, codelab_model,
     assert code == 0, err
     (record,) = [json.loads(line) for line in out.splitlines()]
     assert record["status"] == "failed" and "killed or crashed" in record["error"]
+    assert record["owner"] == access.local_user()  # the CLI's runs are the machine user's
     code, out, _ = finish(cli("runs", "list", "--runs-dir", str(runs_dir)))
     assert path.name in out and "failed" in out
     code, _, err = finish(cli("runs", "stop", path.name, "--runs-dir", str(runs_dir)))
