@@ -75,6 +75,16 @@ class _Usage(threading.Thread):
         return used / seconds
 
 
+async def _settled(page) -> None:
+    """Until the page's script run is over (Streamlit's running indicator gone for a second):
+    a stroke drawn while a page switch's run restores the canvas can be lost with it."""
+    status, calm = page.locator("[data-testid='stStatusWidget']"), 0
+    deadline = time.monotonic() + ANSWER_SECONDS
+    while calm < 3 and time.monotonic() < deadline:
+        calm = 0 if await status.count() else calm + 1
+        await asyncio.sleep(0.4)
+
+
 async def _clear(page, metric) -> None:
     """Press Clear and wait for the new, empty canvas: a stroke drawn on the old one while the
     rerun is under way would vanish with it (and never be answered)."""
@@ -107,10 +117,12 @@ async def _person(browser, url: str, who: str, until: float, out: dict) -> None:
     try:
         await page.goto(url + "/sketch", timeout=180_000)
         await page.wait_for_selector("canvas.upper-canvas", timeout=180_000)
-        n = 0
+        await _settled(page)
+        n, switched = 0, False
         while n == 0 or time.monotonic() < until:
             if await metric.count():
                 await _clear(page, metric)
+                await _settled(page)  # as a person waits to see the empty square
             box = await page.locator("canvas.upper-canvas").bounding_box()
             await page.evaluate(ARM_STROKE)
             # Each 7 a little further right: the 28×28 input differs from the last one shown
@@ -128,6 +140,11 @@ async def _person(browser, url: str, who: str, until: float, out: dict) -> None:
                 )
             except Exception:
                 out["unanswered"] += 1
+                out["unanswered_at"].append(
+                    f"{who} sketch {n + 1}" + (" (after a page switch)" if switched else "")
+                )
+                if out.get("debug_dir"):
+                    await page.screenshot(path=f"{out['debug_dir']}/{who}-{n}.png", full_page=True)
             else:
                 t = await page.evaluate("() => window.__stroke")
                 if n:  # a person's first answer waits for the model to load: a warm-up
@@ -135,7 +152,7 @@ async def _person(browser, url: str, who: str, until: float, out: dict) -> None:
                 else:  # from opening the page to the first answer
                     out["first_answer_s"].append(time.monotonic() - arrived)
             out["exceptions"] += await page.locator("[data-testid='stException']").count()
-            n += 1
+            n, switched = n + 1, False
             if n % 3 == 0 and time.monotonic() < until:
                 await nav.filter(has_text=PAGES[(n // 3) % len(PAGES)]).click()
                 await page.wait_for_selector("h1", timeout=180_000)
@@ -144,6 +161,8 @@ async def _person(browser, url: str, who: str, until: float, out: dict) -> None:
                 out["switches"] += 1
                 await nav.filter(has_text="Sketch").click()
                 await page.wait_for_selector("canvas.upper-canvas", timeout=180_000)
+                await _settled(page)
+                switched = True
     except Exception as exc:  # a person who got stuck (a page that never came) is a failure
         out["errors"].append(f"{who}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     finally:
@@ -154,7 +173,8 @@ async def _class(url: str, people: int, seconds: float) -> dict:
     from playwright.async_api import async_playwright
 
     out = {"strokes": 0, "unanswered": 0, "exceptions": 0, "switches": 0, "latency_ms": [],
-           "first_answer_s": [], "errors": []}  # fmt: skip
+           "first_answer_s": [], "errors": [], "unanswered_at": [],
+           "debug_dir": os.environ.get("FIG14_DEBUG_DIR")}  # fmt: skip
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         until = time.monotonic() + seconds
