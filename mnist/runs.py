@@ -636,7 +636,9 @@ def _remove(run: Run) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def set_pinned(run_dir: str | os.PathLike, pinned: bool, person: access.Person | None = None):
+def set_pinned(
+    run_dir: str | os.PathLike, pinned: bool, person: access.Person | None = None
+) -> None:
     """Pin a run (retention keeps it, however old) or unpin it; owner or admin only."""
     run = load_run(run_dir)
     verb = "pin" if pinned else "unpin"
