@@ -88,6 +88,9 @@ def test_a_tiny_sweep_from_the_page_to_evaluate(page, server):
         expect(page.get_by_role("button", name=re.compile("Start sweep"))).to_be_enabled()
         readme_screenshot(page, "sweep.png", 2000)
 
+        # The panel's last refresh may still be drawing (its old elements shown until the new
+        # ones replace them): wait for the page to settle before the click.
+        wait_idle(page)
         page.get_by_role("button", name=re.compile("Use the best trial")).click()
         wait_idle(page)
         go(page, "Evaluate")
