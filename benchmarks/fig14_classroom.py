@@ -192,6 +192,7 @@ async def _class(url: str, people: int, seconds: float) -> dict:
 
     out = {"strokes": 0, "unanswered": 0, "lost": 0, "exceptions": 0, "switches": 0,
            "latency_ms": [], "first_answer_s": [], "errors": [], "unanswered_at": [],
+           # $FIG14_DEBUG_DIR: a folder for screenshots of unanswered sketches
            "debug_dir": os.environ.get("FIG14_DEBUG_DIR")}  # fmt: skip
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -282,7 +283,9 @@ def classroom_load(quick: bool, reps: int) -> Row:
                    f"{max(first):.0f} s" if first else "no first answer")  # fmt: skip
         return (
             f"**{people} people** ({r['seconds']:.0f} s): {r['strokes']} sketches, "
-            f"{r['unanswered']} unanswered (> {ANSWER_SECONDS:.0f} s), {r['lost']} strokes lost "
+            f"{r['unanswered']} unanswered (> {ANSWER_SECONDS:.0f} s"
+            + (f": {', '.join(r['unanswered_at'])}" if r["unanswered_at"] else "")
+            + f"), {r['lost']} strokes lost "
             "and drawn again (the canvas, new after Clear, not yet taking the mouse), "
             f"{r['exceptions']} "
             f"exceptions shown, {len(r['errors'])} stuck or failing pages, {r['switches']} "
