@@ -8,6 +8,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -90,3 +91,48 @@ def table(rows: list[Row]) -> str:
         met = "report" if r.met is None else ("yes" if r.met else "**no**")
         lines.append(f"| {r.figure} | {r.value} | {r.target} | {met} | {r.measured} |")
     return "\n".join(lines)
+
+
+def start_long_run(runs_dir: str | os.PathLike, quick: bool, owner: str | None = None):
+    """A fast-preset run long enough to outlast any measurement however fast the machine
+    (500 epochs; stop it with ``stop_run``), returned once it trains (TensorFlow's start-up is
+    not training): (its folder, a ``MetricsTail`` of it)."""
+    import dataclasses
+
+    from mnist import runs
+    from mnist.config import PRESETS
+
+    p = PRESETS["fast"]
+    train = dataclasses.replace(p.train, epochs=500, train_size=20000 if quick else 55000)
+    path = runs.start_run(p.model, train, "fast", runs_dir, owner=owner)
+    tail = runs.MetricsTail(path)
+    try:
+        while not tail.batches:
+            tail.poll()
+            if runs.load_run(path).state in runs.FINAL_STATES:
+                raise RuntimeError("the benchmark run ended before it trained")
+            time.sleep(0.2)
+    except BaseException:
+        stop_run(path)
+        raise
+    return path, tail
+
+
+def steps_per_second(batches: list) -> float:
+    """Training steps per second over consecutive batch records, on the worker's own clock,
+    within epochs (the pause to validate at an epoch's end is not training speed)."""
+    steps = [(a, b) for a, b in zip(batches, batches[1:], strict=False) if a.epoch == b.epoch]
+    if not steps:
+        raise RuntimeError("the run made no progress in a phase")
+    return len(steps) / sum(b.elapsed - a.elapsed for a, b in steps)
+
+
+def stop_run(path: Path | None) -> None:
+    """Stop a run and wait (up to 2 min) until it has saved and scored its model."""
+    from mnist import runs
+
+    if path is not None and runs.request_stop(path):
+        for _ in range(600):
+            if runs.load_run(path).state in runs.FINAL_STATES:
+                break
+            time.sleep(0.2)

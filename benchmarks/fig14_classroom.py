@@ -6,14 +6,13 @@ the answer, how much memory the server takes, and what it costs the training run
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import Row
+from benchmarks.common import Row, start_long_run, steps_per_second, stop_run
 from benchmarks.dashboard import CHROMIUM, CHROMIUM_FLAGS, Dashboard
 from benchmarks.fig5_stroke import ARM_STROKE, WS_PROBE
 
@@ -204,23 +203,14 @@ async def _class(url: str, people: int, seconds: float) -> dict:
 
 
 def _speed(tail, since: float) -> float:
-    """Training samples/s over the worker's batches after ``since`` (its clock), within epochs
-    (the pause to validate at an epoch's end is not training speed)."""
+    """Training steps per second over the worker's batches after ``since`` (its clock)."""
     tail.poll()
-    window = [b for b in tail.batches if b.elapsed >= since]
-    steps = [(a, b) for a, b in zip(window, window[1:], strict=False) if a.epoch == b.epoch]
-    if not steps:
-        raise RuntimeError("the training run made no progress in a phase")
-    return len(steps) / sum(b.elapsed - a.elapsed for a, b in steps)
+    return steps_per_second([b for b in tail.batches if b.elapsed >= since])
 
 
 def classroom_load(quick: bool, reps: int) -> Row:
-    from mnist import runs
-    from mnist.config import PRESETS
-
     sizes = ((2, 20.0),) if quick else ((8, 120.0), (16, 60.0), (32, 60.0))
     baseline_seconds = 10.0 if quick else 30.0
-    p = PRESETS["fast"]
     found = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Path(tmp) / "classroom.toml"
@@ -230,15 +220,7 @@ def classroom_load(quick: bool, reps: int) -> Row:
         app.wait_healthy()
         path = None
         try:
-            # Long enough to outlast every phase however fast the machine; stopped after.
-            train = dataclasses.replace(p.train, epochs=500, train_size=20000 if quick else 55000)
-            path = runs.start_run(p.model, train, "fast", app.runs_dir, owner="teacher")
-            tail = runs.MetricsTail(path)
-            while not tail.batches:  # TensorFlow's start-up is not training
-                tail.poll()
-                if runs.load_run(path).state in runs.FINAL_STATES:
-                    raise RuntimeError("the benchmark run ended before it trained")
-                time.sleep(0.2)
+            path, tail = start_long_run(app.runs_dir, quick, owner="teacher")
             # The teacher opens the Sketch page first: the server loads TensorFlow and the
             # model once, before the class arrives.
             warm = asyncio.run(_class(app.url, 1, 0.0))
@@ -267,11 +249,7 @@ def classroom_load(quick: bool, reps: int) -> Row:
             log = (Path(tmp) / "server.log").read_text(errors="replace")
             tracebacks = log.count("Traceback")
         finally:
-            if path is not None and runs.request_stop(path):
-                for _ in range(600):
-                    if runs.load_run(path).state in runs.FINAL_STATES:
-                        break
-                    time.sleep(0.2)
+            stop_run(path)
             app.close()
 
     def describe(people: int, r: dict) -> str:

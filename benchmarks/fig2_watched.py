@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
 
-from benchmarks.common import Row, median
+from benchmarks.common import Row, median, start_long_run, steps_per_second, stop_run
 from benchmarks.dashboard import Dashboard, dashboard_cpu_split, launch_chromium
 
 
@@ -21,7 +20,6 @@ def training_watched(quick: bool, reps: int) -> Row:
     """
     from playwright.sync_api import sync_playwright
 
-    from mnist import runs
     from mnist.config import PRESETS
 
     pairs, settle, measure = (2, 2.0, 4.0) if quick else (max(reps, 6), 3.0, 9.0)
@@ -35,16 +33,7 @@ def training_watched(quick: bool, reps: int) -> Row:
         path = None
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            # As many epochs as a run may have: it is stopped when the phases are measured, so
-            # it must outlast them however fast the machine is.
-            train = dataclasses.replace(p.train, epochs=500, train_size=20000 if quick else 55000)
-            path = runs.start_run(p.model, train, "fast", tmp)
-            tail = runs.MetricsTail(path)
-            while not tail.batches:  # TensorFlow's start-up is not training
-                tail.poll()
-                if runs.load_run(path).state in runs.FINAL_STATES:
-                    raise RuntimeError("the benchmark run ended before it trained")
-                time.sleep(0.2)
+            path, tail = start_long_run(tmp, quick)
             for _ in range(pairs):
                 for watched in (False, True):
                     if watched:
@@ -62,28 +51,17 @@ def training_watched(quick: bool, reps: int) -> Row:
                     seconds = time.perf_counter() - t0
                     if watched and not page.locator("[data-testid='stVegaLiteChart']").count():
                         raise RuntimeError("the Training page did not show the live charts")
-                    # The worker's own clock between consecutive batches of this phase within
-                    # an epoch: the pause for validation at an epoch's end is not training
-                    # speed. On a fast machine a phase spans several epochs; every one counts.
-                    window = tail.batches[first:]
-                    steps = [(a, b) for a, b in zip(window, window[1:], strict=False)
-                             if a.epoch == b.epoch]  # fmt: skip
-                    if not steps:
-                        raise RuntimeError("the run made no progress in a phase")
-                    busy = sum(b.elapsed - a.elapsed for a, b in steps)
+                    # On a fast machine a phase spans several epochs; every one counts.
+                    speed = steps_per_second(tail.batches[first:]) * p.train.batch_size
                     phases.append({
                         "watched": watched,
-                        "samples_per_second": len(steps) * p.train.batch_size / busy,
+                        "samples_per_second": speed,
                         "dashboard_cores": (sum(cpu.values()) - sum(cpu0.values())) / seconds,
                         "server_cores": (cpu["server"] - cpu0["server"]) / seconds,
                         "chromium_cores": (cpu["chromium"] - cpu0["chromium"]) / seconds,
                     })  # fmt: skip
         finally:
-            if path is not None and runs.request_stop(path):
-                for _ in range(600):  # it saves and scores its model before the folder goes
-                    if runs.load_run(path).state in runs.FINAL_STATES:
-                        break
-                    time.sleep(0.2)
+            stop_run(path)  # it saves and scores its model before the folder goes
             browser.close()
             pw.stop()
             app.close()

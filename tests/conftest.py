@@ -87,3 +87,19 @@ def non_loopback_listeners() -> set[tuple[str, int]]:
                 continue
             found.add((address, int(port, 16)))
     return found
+
+
+def made_run(owner=None, state=None, created=None, sweep=None, runs_dir=None) -> Path:
+    """A fast-preset run folder as if ``owner`` made it at ``created`` (Unix time), with the
+    ``state`` its worker last wrote (pid None: judged by its fresh heartbeat alone, so no
+    signal reaches anything), or none yet (queued)."""
+    fast = PRESETS["fast"]
+    path = runs.create_run(fast.model, fast.train, "fast", runs_dir, owner=owner, sweep=sweep)
+    if created is not None:
+        config = runs.read_json(path / runs.CONFIG)
+        runs.write_json_atomic(path / runs.CONFIG, {**config, "created": created})
+    if state is not None:
+        runs.write_json_atomic(
+            path / runs.STATUS, {"state": state, "pid": None, "heartbeat": time.time()}
+        )
+    return path

@@ -9,10 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist import access, runs
-from mnist.config import PRESETS
 from mnist.ui import people
 from mnist.ui.history import table_key
 from tests.app.conftest import APP
+from tests.conftest import made_run
 
 AUTH = {  # what st.login needs in secrets.toml; never contacted under AppTest
     "redirect_uri": "http://localhost:8501/oauth2callback",
@@ -52,19 +52,6 @@ def _signed_in(email: str) -> dict:
     return {"is_logged_in": True, "email": email, "name": email.split("@")[0].title()}
 
 
-def _run(owner: str, state: str | None = None, created: float | None = None):
-    fast = PRESETS["fast"]
-    path = runs.create_run(fast.model, fast.train, "fast", owner=owner)
-    if created is not None:
-        config = runs.read_json(path / runs.CONFIG)
-        runs.write_json_atomic(path / runs.CONFIG, {**config, "created": created})
-    if state is not None:
-        runs.write_json_atomic(
-            path / runs.STATUS, {"state": state, "pid": None, "heartbeat": time.time()}
-        )
-    return path
-
-
 def _select_history_row(at: AppTest, run_ids: list[str], row: int) -> None:
     at.session_state[table_key(run_ids)] = {"selection": {"rows": [row], "columns": []}}
     at.run()
@@ -92,8 +79,8 @@ ALICE, BOB, TEACHER = "alice@school.example", "bob@school.example", "teacher@sch
 
 def test_a_person_sees_anothers_runs_but_cannot_stop_or_delete_them(classroom):
     classroom('sign_in = "oidc"', "max_live_runs = 1", f'admins = ["{TEACHER}"]')
-    done = _run(ALICE, runs.DONE, created=time.time() - 60)
-    live = _run(ALICE, runs.RUNNING)
+    done = made_run(ALICE, runs.DONE, created=time.time() - 60)
+    live = made_run(ALICE, runs.RUNNING)
     assert "Signed in as **Bob**" in _sidebar(_signed_in(BOB))
     assert "Sign out" in _sidebar(_signed_in(BOB))
     at = _session("train", _signed_in(BOB))
@@ -111,8 +98,8 @@ def test_a_person_sees_anothers_runs_but_cannot_stop_or_delete_them(classroom):
 
 def test_the_owner_stops_pins_and_deletes_their_own_and_an_admin_anyones(classroom):
     classroom('sign_in = "oidc"', f'admins = ["{TEACHER}"]')
-    done = _run(ALICE, runs.DONE, created=time.time() - 60)
-    live = _run(ALICE, runs.RUNNING)
+    done = made_run(ALICE, runs.DONE, created=time.time() - 60)
+    live = made_run(ALICE, runs.RUNNING)
     at = _session("train", _signed_in(ALICE))
     next(b for b in at.button if b.label == "Stop").click().run()
     assert not at.exception, at.exception
@@ -124,7 +111,7 @@ def test_the_owner_stops_pins_and_deletes_their_own_and_an_admin_anyones(classro
     assert not at.exception, at.exception
     assert not done.exists()
 
-    other = _run(BOB, runs.DONE)
+    other = made_run(BOB, runs.DONE)
     assert "(admin)" in _sidebar(_signed_in(TEACHER))
     teacher = _session("train", _signed_in(TEACHER))
     runs_now = [r.run_id for r in runs.list_runs()[0]]
@@ -135,7 +122,7 @@ def test_the_owner_stops_pins_and_deletes_their_own_and_an_admin_anyones(classro
 
 def test_the_live_limit_is_met_with_one_clear_sentence(classroom):
     classroom('sign_in = "oidc"', "max_live_runs = 1")
-    mine = _run(BOB)  # queued: counts
+    mine = made_run(BOB)  # queued: counts
     at = _session("train", _signed_in(BOB))
     before = {r.run_id for r in runs.list_runs()[0]}
     next(b for b in at.button if b.label == "Start training").click().run()
@@ -159,7 +146,7 @@ def test_the_live_limit_is_met_with_one_clear_sentence(classroom):
 )
 def test_a_visitor_can_look_and_sketch_but_not_change_anything(classroom, settings, user, says):
     classroom(*settings)
-    theirs = _run(access.local_user(), runs.DONE)
+    theirs = made_run(access.local_user(), runs.DONE)
     at = _session("train", user)
     start = next(b for b in at.button if b.label == "Start training")
     assert start.disabled and says in _texts(at)
@@ -189,8 +176,8 @@ def test_wrong_settings_lock_the_server_and_say_why(classroom):
 def test_retention_runs_when_the_server_first_shows_a_page(classroom):
     classroom("keep_runs = 1")
     now = time.time()
-    old = [_run(access.local_user(), runs.DONE, created=now - 100 + i) for i in range(3)]
-    pinned = _run(access.local_user(), runs.STOPPED, created=now - 500)
+    old = [made_run(access.local_user(), runs.DONE, created=now - 100 + i) for i in range(3)]
+    pinned = made_run(access.local_user(), runs.STOPPED, created=now - 500)
     (pinned / access.PINNED).touch()
     people._tidied.clear()  # a server's first page
     _session("home", None)

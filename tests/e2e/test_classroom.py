@@ -11,8 +11,7 @@ from playwright.sync_api import expect
 
 from benchmarks.dashboard import Dashboard
 from mnist import access, runs
-from mnist.config import PRESETS
-from tests.conftest import non_loopback_listeners
+from tests.conftest import made_run, non_loopback_listeners
 from tests.e2e.conftest import (
     ARTIFACTS,
     _require_chromium,
@@ -141,9 +140,7 @@ def test_a_public_demo_lets_anyone_look_and_sketch_but_change_nothing(browser, t
     context, pg = _person(browser, None)
     try:
         assert srv.port in {port for _, port in non_loopback_listeners()}  # on the network
-        fast = PRESETS["fast"]
-        done = runs.create_run(fast.model, fast.train, "fast", srv.runs_dir)
-        runs.write_json_atomic(done / runs.STATUS, {"state": runs.DONE, "heartbeat": 0.0})
+        done = made_run(state=runs.DONE, runs_dir=srv.runs_dir)
 
         open_page(pg, srv, "train")
         expect(pg.locator("[data-testid='stSidebar']")).to_contain_text("Public demo")

@@ -10,26 +10,12 @@ import pytest
 
 from mnist import access, runs, sweeps
 from mnist.access import ANONYMOUS, NotAllowed, Person, Policy
-from mnist.config import PRESETS
 from mnist.personal import OWNER, PersonalSet, resolve_personal_dir
+from tests.conftest import made_run
 
 ALICE = Person("alice@school.example", "header")
 BOB = Person("bob@school.example", "header")
 TEACHER = Person("teacher@school.example", "header", admin=True)
-
-
-def _run(owner=None, state=None, created=None, sweep=None):
-    fast = PRESETS["fast"]
-    path = runs.create_run(fast.model, fast.train, "fast", owner=owner, sweep=sweep)
-    if created is not None:  # as if made then (retention goes by creation time)
-        config = runs.read_json(path / runs.CONFIG)
-        runs.write_json_atomic(path / runs.CONFIG, {**config, "created": created})
-    if state is not None:
-        # pid None: a live run judged by its heartbeat alone (no signal reaches anything)
-        runs.write_json_atomic(
-            path / runs.STATUS, {"state": state, "pid": None, "heartbeat": time.time()}
-        )
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +135,7 @@ def test_oidc_sign_in_uses_the_e_mail_address():
 
 # -- who may change what --------------------------------------------------------------------------
 def test_only_the_owner_or_an_admin_may_stop_delete_or_pin_a_run(runs_dir):
-    path = _run(owner=ALICE.id, state=runs.RUNNING)
+    path = made_run(owner=ALICE.id, state=runs.RUNNING)
     for action in (
         lambda p: runs.request_stop(path, p),
         lambda p: runs.set_pinned(path, True, p),
@@ -171,18 +157,18 @@ def test_only_the_owner_or_an_admin_may_stop_delete_or_pin_a_run(runs_dir):
 
 
 def test_runs_record_their_owner_and_the_cli_owns_its_own(runs_dir):
-    mine = runs.load_run(_run())  # the CLI's: no owner given
+    mine = runs.load_run(made_run())  # the CLI's: no owner given
     assert mine.config.owner == access.local_user()
-    assert runs.load_run(_run(owner=ALICE.id)).config.owner == ALICE.id
-    assert runs.history_row(runs.load_run(_run(owner=ALICE.id)))["by"] == ALICE.id
+    assert runs.load_run(made_run(owner=ALICE.id)).config.owner == ALICE.id
+    assert runs.history_row(runs.load_run(made_run(owner=ALICE.id)))["by"] == ALICE.id
     # the library's default person is the machine's user, who may change anything
-    theirs = _run(owner=ALICE.id, state=runs.DONE)
+    theirs = made_run(owner=ALICE.id, state=runs.DONE)
     runs.delete_run(theirs)
     assert not theirs.exists()
 
 
 def test_a_run_made_before_owners_were_recorded_is_the_machines_users(runs_dir):
-    path = _run(state=runs.DONE)
+    path = made_run(state=runs.DONE)
     config = runs.read_json(path / runs.CONFIG)
     del config["owner"]
     config["format_version"] = 4
@@ -210,13 +196,13 @@ def test_only_the_owner_or_an_admin_may_stop_a_sweep(runs_dir):
 # -- fair share -----------------------------------------------------------------------------------
 def test_the_live_limit_counts_a_persons_runs_and_sweeps_not_others(runs_dir):
     policy = Policy(max_live_runs=2)
-    _run(owner=ALICE.id, state=runs.RUNNING)
-    _run(owner=ALICE.id, state=runs.DONE)  # finished: does not count
-    _run(owner=BOB.id, state=runs.RUNNING)  # someone else's
+    made_run(owner=ALICE.id, state=runs.RUNNING)
+    made_run(owner=ALICE.id, state=runs.DONE)  # finished: does not count
+    made_run(owner=BOB.id, state=runs.RUNNING)  # someone else's
     trial = {"id": "20261203-000000-beef", "trial": 0, "values": {}}
-    _run(owner=ALICE.id, state=runs.RUNNING, sweep=trial)  # a sweep's trial: counted as its sweep
+    made_run(owner=ALICE.id, state=runs.RUNNING, sweep=trial)  # a trial: counted as its sweep
     access.check_quota(ALICE, policy, runs.list_runs()[0])  # 1 of 2: allowed
-    queued = _run(owner=ALICE.id)  # queued (no status yet) counts
+    queued = made_run(owner=ALICE.id)  # queued (no status yet) counts
     with pytest.raises(NotAllowed) as caught:
         access.check_quota(ALICE, policy, runs.list_runs()[0])
     message = str(caught.value)
@@ -239,7 +225,7 @@ def test_two_starts_at_once_cannot_both_pass_the_limit(runs_dir):
             except NotAllowed:
                 refused.append(1)
                 return
-            made.append(_run(owner=ALICE.id))
+            made.append(made_run(owner=ALICE.id))
 
     threads = [threading.Thread(target=start) for _ in range(8)]
     for t in threads:
@@ -252,10 +238,10 @@ def test_two_starts_at_once_cannot_both_pass_the_limit(runs_dir):
 # -- retention ------------------------------------------------------------------------------------
 def test_retention_keeps_each_persons_newest_and_anything_pinned_in_use_live_or_a_trial(runs_dir):
     now = time.time()
-    alice = [_run(owner=ALICE.id, state=runs.DONE, created=now - 100 + i) for i in range(5)]
-    bob = [_run(owner=BOB.id, state=runs.STOPPED, created=now - 100 + i) for i in range(3)]
-    live = _run(owner=ALICE.id, state=runs.RUNNING, created=now - 1000)
-    trial = _run(owner=ALICE.id, state=runs.DONE, created=now - 2000,
+    alice = [made_run(owner=ALICE.id, state=runs.DONE, created=now - 100 + i) for i in range(5)]
+    bob = [made_run(owner=BOB.id, state=runs.STOPPED, created=now - 100 + i) for i in range(3)]
+    live = made_run(owner=ALICE.id, state=runs.RUNNING, created=now - 1000)
+    trial = made_run(owner=ALICE.id, state=runs.DONE, created=now - 2000,
                  sweep={"id": "s", "trial": 0, "values": {}})  # fmt: skip
     runs.set_pinned(alice[0], True, ALICE)
     assert runs.apply_retention(0) == []  # keep_runs 0: keep everything
