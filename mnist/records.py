@@ -28,10 +28,28 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+from mnist.i18n import N_, _
+
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 DONE, STOPPED, FAILED = "done", "stopped", "failed"
 LIVE_STATES = (QUEUED, RUNNING, STOPPING)
 FINAL_STATES = (DONE, STOPPED, FAILED)
+# The states as a person reads them (the records keep the English codes above).
+STATE_LABELS = {
+    QUEUED: N_("queued"),
+    RUNNING: N_("running"),
+    STOPPING: N_("stopping"),
+    DONE: N_("done"),
+    STOPPED: N_("stopped"),
+    FAILED: N_("failed"),
+}
+
+
+def state_label(state: str) -> str:
+    """A run's or a sweep's state in the session's language (unknown states as they are)."""
+    return _(STATE_LABELS[state]) if state in STATE_LABELS else state
+
+
 STATES = LIVE_STATES + FINAL_STATES
 
 

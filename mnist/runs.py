@@ -50,6 +50,7 @@ from mnist.records import (
     RunStatus,
     dumps,
     parse_metrics_line,
+    state_label,
 )
 
 RUNS_DIR_ENV = "MNIST_RUNS_DIR"
@@ -59,6 +60,7 @@ DEFAULT_MAX_RUNS = 1  # one training at a time: a 2-core machine has nothing to 
 
 __all__ = [  # the run states, re-exported: runs.DONE reads better than records.DONE
     "DONE", "FAILED", "FINAL_STATES", "LIVE_STATES", "QUEUED", "RUNNING", "STOPPED", "STOPPING",
+    "state_label",
 ]  # fmt: skip
 
 # What a live run's status says while it is not training yet.

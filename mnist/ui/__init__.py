@@ -6,6 +6,7 @@ stays fast. Functions that need a model import it when called.
 
 from pathlib import Path
 
+from mnist.ui import language as _language  # noqa: F401 - makes i18n follow the session
 from mnist.ui.loaders import (
     data_counts,
     dataset,
