@@ -1,5 +1,7 @@
 """The session's language: the browser's (``st.context.locale``) until the person picks
-another in the sidebar; the choice lasts for the session, across pages.
+another in the sidebar. The choice lasts for the session, across pages, and through a reload:
+a language other than the browser's stays in the address as ``?lang=ko``, which also makes a
+link that opens the dashboard in that language.
 
 Importing this module makes ``mnist.i18n`` ask the running session which language to speak.
 """
@@ -12,6 +14,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from mnist import i18n
 
 LANGUAGE = "language"  # session key of the sidebar's choice (a code of i18n.LANGUAGES)
+PARAM = "lang"  # the address's query parameter
 
 
 def browser_language() -> str:
@@ -22,6 +25,15 @@ def browser_language() -> str:
         return i18n.SOURCE_LANGUAGE
 
 
+def initial_language() -> str:
+    """A new session's language: the address's ``?lang=``, else the browser's."""
+    try:
+        asked = st.query_params.get(PARAM)
+    except Exception:  # no script run context
+        asked = None
+    return i18n.supported(asked) if asked else browser_language()
+
+
 def session_language() -> str | None:
     """The language of the session running on this thread (None outside a script run)."""
     if get_script_run_ctx(suppress_warning=True) is None:
@@ -30,19 +42,25 @@ def session_language() -> str | None:
         chosen = st.session_state.get(LANGUAGE)
     except Exception:  # session state not reachable from this thread
         return None
-    return chosen or browser_language()
+    return chosen or initial_language()
 
 
 def language_switch() -> None:
     """The sidebar's language picker. Its label is in both languages: whoever cannot read the
     current one can still find the way back."""
-    st.session_state.setdefault(LANGUAGE, browser_language())
-    st.sidebar.selectbox(
+    st.session_state.setdefault(LANGUAGE, initial_language())
+    chosen = st.sidebar.selectbox(
         "Language · 언어",
         options=list(i18n.LANGUAGES),
         format_func=i18n.LANGUAGES.__getitem__,
         key=LANGUAGE,
     )
+    # Keep a choice other than the browser's in the address (a page switch drops it).
+    if chosen != browser_language():
+        if st.query_params.get(PARAM) != chosen:
+            st.query_params[PARAM] = chosen
+    elif PARAM in st.query_params:
+        del st.query_params[PARAM]
 
 
 i18n.set_language_source(session_language)

@@ -12,9 +12,13 @@ APP = str(ROOT / "app.py")  # absolute: AppTest resolves paths against the test 
 PAGES = ["home", "data", "model", "train", "evaluate", "sketch", "digits", "inside", "sweep"]
 
 
-def open_page(name: str, timeout: float = 180) -> AppTest:
-    """A fresh session that ran the router, then switched to ``pages/<name>.py``."""
-    at = AppTest.from_file(APP, default_timeout=timeout).run()
+def open_page(name: str, timeout: float = 180, locale: str | None = None) -> AppTest:
+    """A fresh session that ran the router, then switched to ``pages/<name>.py``; its browser
+    asks for ``locale`` ("ko-KR"; None: no preference, so English)."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if locale is not None:
+        at.context["locale"] = locale
+    at.run()
     assert not at.exception, at.exception
     if name != "home":
         at.switch_page(f"pages/{name}.py").run()

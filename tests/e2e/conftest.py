@@ -82,8 +82,9 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def page(browser, server, request):
-    """A fresh browser context (a new user) per test; artefacts saved on failure."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    """A fresh browser context (a new user, whose browser asks for English) per test;
+    artefacts saved on failure."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     pg = context.new_page()
     yield pg
     report = getattr(request.node, "stash_report", None)

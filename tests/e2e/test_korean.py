@@ -1,0 +1,116 @@
+"""The dashboard in Korean, in Chromium: a Korean browser gets every page in Korean (Hangul
+rendered with Noto CJK); the sidebar's switch changes the language for the session, across
+pages and through a reload. With $MNIST_SCREENSHOTS set, every Korean page is saved to
+``<dir>/ko/`` (the README's docs/screenshots/ko/)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from mnist import i18n
+from tests.app.leftover_english import english_words
+from tests.e2e.conftest import ARTIFACTS, exceptions, open_page, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+HANGUL = re.compile("[\uac00-\ud7a3]")
+PAGES = {  # address → the English page title in the sidebar
+    "": "Overview",
+    "data": "Data",
+    "model": "Model",
+    "train": "Training",
+    "evaluate": "Evaluate",
+    "sketch": "Sketch",
+    "digits": "My digits",
+    "inside": "Inside",
+    "sweep": "Sweep",
+}
+# Streamlit's own words, which no app can translate (its file uploader's, its menus').
+STREAMLIT_CHROME = ("Drag and drop file here", "Browse files", "Limit 200MB per file", "Upload")
+
+
+def korean(english: str) -> str:
+    with i18n.use_language("ko"):
+        return i18n._(english)
+
+
+@pytest.fixture
+def korean_page(browser, server, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+    pg = context.new_page()
+    yield pg
+    report = getattr(request.node, "stash_report", None)
+    if report is not None and report.failed:
+        name = request.node.name.replace("/", "_")
+        pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        shutil.copy(server.log_path, ARTIFACTS / f"{name}-server.log")
+    context.close()
+
+
+def nav_link(pg, title: str):
+    return pg.locator("[data-testid='stSidebarNavLink']").filter(has_text=title)
+
+
+def english_on_screen(pg) -> list[str]:
+    text = pg.locator("[data-testid='stMain']").inner_text()
+    for chrome in STREAMLIT_CHROME:
+        text = text.replace(chrome, " ")
+    return english_words(text)
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_a_korean_browser_gets_every_page_in_korean(korean_page, server, path):
+    pg = korean_page
+    open_page(pg, server, path)
+    assert not exceptions(pg)
+    for english in PAGES.values():  # the whole navigation, in Korean
+        expect(nav_link(pg, korean(english))).to_be_visible()
+    main = pg.locator("[data-testid='stMain']").inner_text()
+    assert len(HANGUL.findall(main)) > 20, main
+    assert not english_on_screen(pg), english_on_screen(pg)
+    shots = os.environ.get("MNIST_SCREENSHOTS")
+    if shots:
+        (Path(shots) / "ko").mkdir(parents=True, exist_ok=True)
+        pg.set_viewport_size({"width": 1400, "height": 1100})
+        wait_idle(pg)
+        pg.screenshot(path=str(Path(shots) / "ko" / f"{path or 'home'}.png"))
+
+
+def pick_language(pg, name: str) -> None:
+    pg.get_by_role("combobox", name=re.compile("Language")).click()
+    pg.get_by_role("option", name=name, exact=True).click()
+    wait_idle(pg)
+
+
+def test_the_switch_keeps_its_language_across_pages_and_a_reload(korean_page, server):
+    pg = korean_page
+    open_page(pg, server)
+    expect(nav_link(pg, korean("Overview"))).to_be_visible()
+
+    pick_language(pg, "English")
+    expect(nav_link(pg, "Overview")).to_be_visible()
+    assert not HANGUL.search(pg.locator("[data-testid='stMain']").inner_text())
+
+    nav_link(pg, "Model").click()  # another page: still English, and the address says so
+    pg.wait_for_url(re.compile(r"/model\?lang=en"))
+    wait_idle(pg)
+    expect(nav_link(pg, "Training")).to_be_visible()
+    assert not HANGUL.search(pg.locator("[data-testid='stMain']").inner_text())
+
+    pg.reload()  # a new session: the address keeps the choice over the browser's Korean
+    pg.wait_for_selector("h1")
+    wait_idle(pg)
+    expect(nav_link(pg, "Training")).to_be_visible()
+    assert not HANGUL.search(pg.locator("[data-testid='stMain']").inner_text())
+
+    pick_language(pg, "한국어")  # back to the browser's language: a plain address again
+    expect(nav_link(pg, korean("Training"))).to_be_visible()
+    assert HANGUL.search(pg.locator("[data-testid='stMain']").inner_text())
+    pg.wait_for_url(re.compile(r"/model$"))
+    assert not exceptions(pg)
