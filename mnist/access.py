@@ -34,6 +34,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mnist import i18n
+from mnist.i18n import N_, _
+
 CONFIG_ENV = "MNIST_CLASSROOM"  # the settings file, instead of .streamlit/classroom.toml
 CONFIG_FILE = Path(".streamlit") / "classroom.toml"
 SIGN_IN = ("none", "oidc", "header")
@@ -89,39 +92,72 @@ def load_policy(path: str | os.PathLike | None = None) -> Policy:
         data = tomllib.loads(where.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if explicit:
-            raise AccessError(f"{where}: no such classroom settings file") from None
+            raise AccessError(
+                _("{file}: no such classroom settings file").format(file=where)
+            ) from None
         return Policy()
     except (OSError, UnicodeDecodeError) as exc:
-        raise AccessError(f"{where}: cannot be read ({exc.__class__.__name__})") from None
+        raise AccessError(
+            _("{file}: cannot be read ({error})").format(file=where, error=type(exc).__name__)
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise AccessError(f"{where} is not valid TOML: {exc}") from None
+        raise AccessError(
+            _("{file} is not valid TOML: {error}").format(file=where, error=exc)
+        ) from None
     return policy_from_dict(data, str(where))
 
 
-def policy_from_dict(data: dict, source: str = "the classroom settings") -> Policy:
+SETTINGS = N_("the classroom settings")  # where settings given as a dict came from
+
+
+def policy_from_dict(data: dict, source: str = SETTINGS) -> Policy:
+    # The messages are built where they are raised: in a dashboard session, its language.
+    where = _(source)
     for key, value in data.items():
         kind = FIELDS.get(key)
         if kind is None:
             known = ", ".join(FIELDS)
-            raise AccessError(f"{source}: unknown setting {key!r} (known: {known})")
+            raise AccessError(
+                _("{file}: unknown setting {key} (known: {known})").format(
+                    file=where, key=repr(key), known=known
+                )
+            )
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise AccessError(f"{source}: {key} must be a {kind.__name__}, not {value!r}")
+            raise AccessError(
+                _("{file}: {key} must be a {kind}, not {value}").format(
+                    file=where, key=key, kind=kind.__name__, value=repr(value)
+                )
+            )
     sign_in = data.get("sign_in", "none")
     if sign_in not in SIGN_IN:
-        raise AccessError(f"{source}: sign_in must be one of {', '.join(SIGN_IN)}, not {sign_in!r}")
+        raise AccessError(
+            _("{file}: sign_in must be one of {choices}, not {value}").format(
+                file=where, choices=", ".join(SIGN_IN), value=repr(sign_in)
+            )
+        )
     header = (data.get("trusted_header") or "").strip() or None
     if sign_in == "header" and not header:
-        raise AccessError(f'{source}: sign_in = "header" needs trusted_header = "<header name>"')
+        raise AccessError(
+            _('{file}: sign_in = "header" needs trusted_header = "<header name>"').format(
+                file=where
+            )
+        )
     if header and not re.fullmatch(r"[A-Za-z0-9-]+", header):
-        raise AccessError(f"{source}: trusted_header {header!r} is not a header name")
+        raise AccessError(
+            _("{file}: trusted_header {header} is not a header name").format(
+                file=where, header=repr(header)
+            )
+        )
     admins = data.get("admins", [])
     if not all(isinstance(a, str) and a.strip() for a in admins):
-        raise AccessError(f"{source}: admins must be a list of names or e-mail addresses")
+        raise AccessError(
+            _("{file}: admins must be a list of names or e-mail addresses").format(file=where)
+        )
     for key in ("max_live_runs", "keep_runs"):
         if data.get(key, 0) < 0:
-            raise AccessError(f"{source}: {key} cannot be negative")
+            raise AccessError(_("{file}: {key} cannot be negative").format(file=where, key=key))
     if data.get("max_live_runs") == 0:
-        raise AccessError(f"{source}: max_live_runs must be at least 1")
+        raise AccessError(_("{file}: max_live_runs must be at least 1").format(file=where))
     return Policy(
         sign_in=sign_in,
         trusted_header=header,
@@ -162,7 +198,7 @@ class Person:
 
     @property
     def shown(self) -> str:
-        return self.name or self.id or "a visitor"
+        return self.name or self.id or _("a visitor")
 
 
 ANONYMOUS = Person(None, "anonymous")
@@ -246,25 +282,60 @@ def may_change(person: Person | None, owner: str | None) -> bool:
     return person.admin or person.id == owner_of(owner)
 
 
+# The refusals of ``check_may_change``, one whole sentence per action its callers name
+# ("stop run X", "delete run X", "pin run X", "unpin run X", "stop sweep X"), so that each
+# language can word it: (for a visitor, for someone who is not the owner).
+_ACTION = re.compile(r"(stop|delete|pin|unpin) (run|sweep) (\S+)")
+REFUSALS = {
+    ("stop", "run"): (
+        N_("Sign in to stop run {id}: visitors can look, sketch and evaluate."),
+        N_("You cannot stop run {id}: it belongs to {owner}. Only they or an admin can."),
+    ),
+    ("delete", "run"): (
+        N_("Sign in to delete run {id}: visitors can look, sketch and evaluate."),
+        N_("You cannot delete run {id}: it belongs to {owner}. Only they or an admin can."),
+    ),
+    ("pin", "run"): (
+        N_("Sign in to pin run {id}: visitors can look, sketch and evaluate."),
+        N_("You cannot pin run {id}: it belongs to {owner}. Only they or an admin can."),
+    ),
+    ("unpin", "run"): (
+        N_("Sign in to unpin run {id}: visitors can look, sketch and evaluate."),
+        N_("You cannot unpin run {id}: it belongs to {owner}. Only they or an admin can."),
+    ),
+    ("stop", "sweep"): (
+        N_("Sign in to stop sweep {id}: visitors can look, sketch and evaluate."),
+        N_("You cannot stop sweep {id}: it belongs to {owner}. Only they or an admin can."),
+    ),
+}
+REFUSAL_ANY = (  # any other action, as its caller words it (English)
+    N_("Sign in to {action}: visitors can look, sketch and evaluate."),
+    N_("You cannot {action}: it belongs to {owner}. Only they or an admin can."),
+)
+
+
 def check_may_change(person: Person | None, owner: str | None, action: str) -> None:
-    """Raise ``NotAllowed`` when ``person`` may not ``action`` (e.g. "stop run X")."""
+    """Raise ``NotAllowed`` when ``person`` may not ``action`` (e.g. "stop run X"); the
+    message is in the language of the call (a dashboard session's, else English)."""
     if may_change(person, owner):
         return
+    match = _ACTION.fullmatch(action)
+    refusals = REFUSALS.get((match[1], match[2])) if match else None
+    visitor, other = refusals or REFUSAL_ANY
+    fields = {"id": match[3] if match else "", "action": action, "owner": owner_of(owner)}
     if person is None or not person.signed_in:
-        raise NotAllowed(f"Sign in to {action}: visitors can look, sketch and evaluate.")
-    raise NotAllowed(
-        f"You cannot {action}: it belongs to {owner_of(owner)}. Only they or an admin can."
-    )
+        raise NotAllowed(_(visitor).format(**fields))
+    raise NotAllowed(_(other).format(**fields))
 
 
 def why_not_signed_in(how: str) -> str:
     """The sentence a visitor reads where a control that changes things would be."""
     if how == "public demo":
-        return (
+        return _(
             "This server is a public demo: anyone can look, sketch and evaluate, but training, "
             "stopping and deleting need a signed-in user (see the README's Classroom section)."
         )
-    return "Sign in to train, stop and delete runs, and to keep your own digits."
+    return _("Sign in to train, stop and delete runs, and to keep your own digits.")
 
 
 def person_slug(person_id: str) -> str:
@@ -291,12 +362,14 @@ def live_work(person_id: str, runs: Iterable, sweeps: Iterable = ()) -> list[str
     """What ``person_id`` has live or queued: their runs outside sweeps, and their sweeps
     (a sweep counts once, however many trials it runs)."""
     mine = [
-        f"run {r.run_id}"
+        _("run {id}").format(id=r.run_id)
         for r in runs
         if r.is_live and not r.config.sweep and owner_of(r.config.owner) == person_id
     ]
     mine += [
-        f"sweep {s.sweep_id}" for s in sweeps if s.is_live and owner_of(s.spec.owner) == person_id
+        _("sweep {id}").format(id=s.sweep_id)
+        for s in sweeps
+        if s.is_live and owner_of(s.spec.owner) == person_id
     ]
     return mine
 
@@ -304,15 +377,17 @@ def live_work(person_id: str, runs: Iterable, sweeps: Iterable = ()) -> list[str
 def check_quota(person: Person, policy: Policy, runs: Iterable, sweeps: Iterable = ()) -> None:
     """Raise ``NotAllowed`` when ``person`` may not start anything more now."""
     if not person.signed_in:
-        raise NotAllowed("Sign in to train: visitors can look, sketch and evaluate.")
+        raise NotAllowed(_("Sign in to train: visitors can look, sketch and evaluate."))
     if person.admin:
         return
     live = live_work(person.id, runs, sweeps)
     limit = policy.max_live_runs
     if len(live) >= limit:
         raise NotAllowed(
-            f"You already have {len(live)} live or queued ({', '.join(live)}): this server "
-            f"allows {limit} per person. Stop one, or wait for one to finish."
+            _(
+                "You already have {n} live or queued ({what}): this server allows {limit} per "
+                "person. Stop one, or wait for one to finish."
+            ).format(n=i18n.number(len(live)), what=", ".join(live), limit=i18n.number(limit))
         )
 
 

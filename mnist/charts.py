@@ -11,20 +11,46 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from mnist import NUM_CLASSES
-from mnist.records import BatchRecord, EpochRecord
+from mnist import NUM_CLASSES, i18n
+from mnist.i18n import N_, _, pgettext
+from mnist.records import STATE_LABELS, BatchRecord, EpochRecord, state_label
 
 DIGITS = list(range(NUM_CLASSES))
 SELECTION = "cell"  # the confusion matrix's point selection (read back through on_select)
 MAX_BATCH_POINTS = 600  # per-batch series are thinned to this many points before drawing
 
+# Titles, legends and tooltips are translated when a chart is built (in the session of the
+# person looking); field names and data keys stay English.
+# Keras's metric names as a person reads them (the English shows the names themselves).
+METRIC_LABELS = {
+    "loss": N_("loss"),
+    "accuracy": N_("accuracy"),
+    "val_loss": N_("val_loss"),
+    "val_accuracy": N_("val_accuracy"),
+}
+# A sweep's trial states beyond a run's own (mnist.sweeps: PENDING, SKIPPED, PRUNED).
+TRIAL_STATE_LABELS = (N_("pending"), N_("not started"), N_("stopped early"))
+
+
+def metric_label(metric: str) -> str:
+    """A metric's name in the session's language (unknown names as they are)."""
+    return _(METRIC_LABELS[metric]) if metric in METRIC_LABELS else metric
+
+
+def _trial_state(state: object) -> object:
+    if not isinstance(state, str):
+        return state
+    return state_label(state) if state in STATE_LABELS else _(state)
+
 
 def class_counts_chart(counts: dict[str, Sequence[int]]) -> alt.Chart:
     """Grouped bars: images per digit, one colour per split (``{"train": [...], ...}``)."""
+    names = {"train": pgettext("data split", "train"), "test": pgettext("data split", "test")}
+    splits = [names.get(split, split) for split in counts]  # as shown in the legend
     frame = pd.DataFrame(
         [
-            {"digit": d, "split": split, "images": int(n)}
-            for split, values in counts.items()
+            {"digit": d, "split": shown, "images": int(n)}
+            for shown, values in zip(splits, counts.values(), strict=True)
             for d, n in enumerate(values)
         ]
     )
@@ -32,11 +58,15 @@ def class_counts_chart(counts: dict[str, Sequence[int]]) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
-            xOffset=alt.XOffset("split:N", sort=list(counts)),
-            y=alt.Y("images:Q", title="images"),
-            color=alt.Color("split:N", title="split", sort=list(counts)),
-            tooltip=["digit:O", "split:N", alt.Tooltip("images:Q", format=",")],
+            x=alt.X("digit:O", title=_("digit"), axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("split:N", sort=splits),
+            y=alt.Y("images:Q", title=_("images")),
+            color=alt.Color("split:N", title=_("split"), sort=splits),
+            tooltip=[
+                alt.Tooltip("digit:O", title=_("digit")),
+                alt.Tooltip("split:N", title=_("split")),
+                alt.Tooltip("images:Q", format=",", title=_("images")),
+            ],
         )
         .properties(height=260)
     )
@@ -55,13 +85,17 @@ def pixel_histogram_chart(counts: np.ndarray, edges: np.ndarray) -> alt.Chart:
             x=alt.X(
                 "from:Q",
                 bin="binned",
-                title="intensity (0 = black, 255 = white)",
+                title=_("intensity (0 = black, 255 = white)"),
                 scale=alt.Scale(domain=[0, 256]),
             ),
             x2="to:Q",
-            y=alt.Y("pixels:Q", scale=alt.Scale(type="log"), title="pixels (log scale)"),
+            y=alt.Y("pixels:Q", scale=alt.Scale(type="log"), title=_("pixels (log scale)")),
             y2=alt.datum(1),  # a log axis has no zero: bars start at 1 pixel
-            tooltip=["from:Q", "to:Q", alt.Tooltip("pixels:Q", format=",")],
+            tooltip=[
+                alt.Tooltip("from:Q", title=_("from")),
+                alt.Tooltip("to:Q", title=_("to")),
+                alt.Tooltip("pixels:Q", format=",", title=_("pixels")),
+            ],
         )
         .properties(height=260)
     )
@@ -128,18 +162,21 @@ def batch_chart(batches: pd.DataFrame, metric: str) -> alt.Chart:
 
     Each batch's own value (thin, as the codelab's chart) and its moving average (bold).
     """
+    shown = metric_label(metric)
     base = alt.Chart(batch_frame(batches, metric)).encode(
-        x=alt.X("step:Q", title="batch (training step)", axis=alt.Axis(format="d")),
+        x=alt.X("step:Q", title=_("batch (training step)"), axis=alt.Axis(format="d")),
         tooltip=[
-            "epoch:Q",
-            "step:Q",
-            alt.Tooltip(f"{metric}:Q", format=".4f", title=f"this batch's {metric}"),
-            alt.Tooltip("smoothed:Q", format=".4f", title="moving average"),
+            alt.Tooltip("epoch:Q", title=_("epoch")),
+            alt.Tooltip("step:Q", title=_("step")),
+            alt.Tooltip(
+                f"{metric}:Q", format=".4f", title=_("this batch's {metric}").format(metric=shown)
+            ),
+            alt.Tooltip("smoothed:Q", format=".4f", title=_("moving average")),
         ],
     )
     y = alt.Y(
         f"{metric}:Q",
-        title=metric,
+        title=shown,
         scale=alt.Scale(zero=False),
         axis=alt.Axis(format=_axis_format(metric)),
     )
@@ -153,9 +190,12 @@ def _epoch_series(epochs: pd.DataFrame, metric: str) -> list[str]:
 
 
 def epoch_frame(epochs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The rows ``epoch_chart`` draws: epoch, series (``metric``, ``val_metric``), value."""
+    """The rows ``epoch_chart`` draws: epoch, series (``metric``, ``val_metric``, as the
+    session's language names them), value."""
     series = _epoch_series(epochs, metric)
-    return epochs.melt(id_vars=["epoch"], value_vars=series, var_name="series").dropna()
+    frame = epochs.melt(id_vars=["epoch"], value_vars=series, var_name="series").dropna()
+    frame["series"] = frame["series"].map(metric_label)
+    return frame
 
 
 def epoch_chart(
@@ -165,20 +205,24 @@ def epoch_chart(
 ) -> alt.Chart:
     """``metric`` and ``val_metric`` per epoch: onEpochEnd. Reference lines are dashed and
     named in the legend, where no curve can cross their labels."""
-    series = _epoch_series(epochs, metric)
+    series = [metric_label(s) for s in _epoch_series(epochs, metric)]
     lines = (
         alt.Chart(epoch_frame(epochs, metric))
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+            x=alt.X("epoch:Q", title=_("epoch"), axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y(
                 "value:Q",
-                title=metric,
+                title=metric_label(metric),
                 scale=alt.Scale(zero=False),
                 axis=alt.Axis(format=_axis_format(metric)),
             ),
             color=alt.Color("series:N", title=None, sort=series, legend=alt.Legend(orient="right")),
-            tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".4f")],
+            tooltip=[
+                alt.Tooltip("epoch:Q", title=_("epoch")),
+                alt.Tooltip("series:N", title=_("series")),
+                alt.Tooltip("value:Q", format=".4f", title=_("value")),
+            ],
         )
     )
     layers: list[alt.Chart] = [lines]
@@ -195,7 +239,10 @@ def epoch_chart(
                     sort=[label for label, _ in references],
                     legend=alt.Legend(orient="right", symbolStrokeColor="gray"),
                 ),
-                tooltip=["label:N", alt.Tooltip("value:Q", format=".2%")],
+                tooltip=[
+                    alt.Tooltip("label:N", title=pgettext("reference line", "label")),
+                    alt.Tooltip("value:Q", format=".2%", title=_("value")),
+                ],
             )
         )
         layers.append(rule)
@@ -223,7 +270,9 @@ def _spec_with_named_rows(chart: alt.Chart) -> dict:
 
 
 @functools.lru_cache(maxsize=32)
-def _live_spec(kind: str, metric: str, references: tuple[tuple[str, float], ...]) -> str:
+def _live_spec(kind: str, metric: str, references: tuple[tuple[str, float], ...], lang: str) -> str:
+    """The spec of a live chart, compiled once per kind, metric, references and ``lang``: its
+    titles are in the language of the session that asked (``lang`` is only the cache's key)."""
     if kind == "batch":
         chart = batch_chart(pd.DataFrame(columns=_BATCH_COLUMNS, dtype=float), metric)
     else:
@@ -239,7 +288,8 @@ def _with_rows(spec_json: str, rows: pd.DataFrame) -> dict:
 
 def live_batch_chart(batches: pd.DataFrame, metric: str) -> dict:
     """``batch_chart`` as a Vega-Lite spec with its rows, for ``st.vega_lite_chart(spec=…)``."""
-    return _with_rows(_live_spec("batch", metric, ()), batch_frame(batches, metric))
+    spec = _live_spec("batch", metric, (), i18n.language())
+    return _with_rows(spec, batch_frame(batches, metric))
 
 
 def live_epoch_chart(
@@ -247,7 +297,8 @@ def live_epoch_chart(
 ) -> dict:
     """``epoch_chart`` as a Vega-Lite spec with its rows, for ``st.vega_lite_chart(spec=…)``."""
     refs = tuple((str(label), float(value)) for label, value in references)
-    return _with_rows(_live_spec("epoch", metric, refs), epoch_frame(epochs, metric))
+    spec = _live_spec("epoch", metric, refs, i18n.language())
+    return _with_rows(spec, epoch_frame(epochs, metric))
 
 
 def runs_overlay_chart(epochs: pd.DataFrame, metric: str = "val_accuracy") -> alt.Chart:
@@ -257,14 +308,19 @@ def runs_overlay_chart(epochs: pd.DataFrame, metric: str = "val_accuracy") -> al
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+            x=alt.X("epoch:Q", title=_("epoch"), axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y(
                 f"{metric}:Q",
+                title=metric_label(metric),
                 scale=alt.Scale(zero=False),
                 axis=alt.Axis(format=_axis_format(metric)),
             ),
-            color=alt.Color("run:N"),
-            tooltip=["run:N", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],
+            color=alt.Color("run:N", title=pgettext("a training run", "run")),
+            tooltip=[
+                alt.Tooltip("run:N", title=pgettext("a training run", "run")),
+                alt.Tooltip("epoch:Q", title=_("epoch")),
+                alt.Tooltip(f"{metric}:Q", format=".4f", title=metric_label(metric)),
+            ],
         )
         .properties(height=280)
     )
@@ -290,8 +346,10 @@ def confusion_chart(confusion: Sequence[Sequence[int]]) -> alt.Chart:
     )
     select = alt.selection_point(name=SELECTION, fields=["true", "predicted"], on="click")
     base = alt.Chart(frame).encode(
-        x=alt.X("predicted:O", title="predicted digit", axis=alt.Axis(orient="top", labelAngle=0)),
-        y=alt.Y("true:O", title="true digit"),
+        x=alt.X(
+            "predicted:O", title=_("predicted digit"), axis=alt.Axis(orient="top", labelAngle=0)
+        ),
+        y=alt.Y("true:O", title=_("true digit")),
     )
     # Off-diagonal errors are few: colour by the log of the count so they stay visible; an
     # empty cell is white, so a single mistake does not look like none.
@@ -305,10 +363,10 @@ def confusion_chart(confusion: Sequence[Sequence[int]]) -> alt.Chart:
             ),
             opacity=alt.condition(select, alt.value(1.0), alt.value(0.35)),
             tooltip=[
-                alt.Tooltip("true:O", title="true"),
-                alt.Tooltip("predicted:O", title="predicted"),
-                alt.Tooltip("count:Q", format=","),
-                alt.Tooltip("share:Q", format=".1%", title="of this digit"),
+                alt.Tooltip("true:O", title=_("true")),
+                alt.Tooltip("predicted:O", title=_("predicted")),
+                alt.Tooltip("count:Q", format=",", title=_("count")),
+                alt.Tooltip("share:Q", format=".1%", title=_("of this digit")),
             ],
         )
         .add_params(select)
@@ -330,10 +388,18 @@ def probability_chart(probabilities: Sequence[float], highlight: int | None = No
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            x=alt.X("digit:O", title=_("digit"), axis=alt.Axis(labelAngle=0)),
+            y=alt.Y(
+                "probability:Q",
+                title=_("probability"),
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%"),
+            ),
             color=alt.condition(alt.datum.digit == top, alt.value("#1f77b4"), alt.value("#c7c7c7")),
-            tooltip=["digit:O", alt.Tooltip("probability:Q", format=".2%")],
+            tooltip=[
+                alt.Tooltip("digit:O", title=_("digit")),
+                alt.Tooltip("probability:Q", format=".2%", title=_("probability")),
+            ],
         )
         .properties(height=220)
     )
@@ -349,9 +415,13 @@ def class_errors_chart(support: Sequence[int], wrong: Sequence[int]) -> alt.Char
         }
     )
     base = alt.Chart(frame).encode(
-        x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("share:Q", title="wrong", axis=alt.Axis(format="~%")),
-        tooltip=["digit:O", "wrong:Q", alt.Tooltip("share:Q", format=".2%")],
+        x=alt.X("digit:O", title=_("digit"), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("share:Q", title=_("wrong"), axis=alt.Axis(format="~%")),
+        tooltip=[
+            alt.Tooltip("digit:O", title=_("digit")),
+            alt.Tooltip("wrong:Q", title=_("wrong")),
+            alt.Tooltip("share:Q", format=".2%", title=_("share")),
+        ],
     )
     bars = base.mark_bar(color="#d62728")
     labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("share:Q", format=".1%"))
@@ -382,26 +452,28 @@ def embedding_chart(frame: pd.DataFrame) -> alt.Chart:
     """Test digits at their 2-D coordinates (columns x, y, label, predicted, index, and
     optionally image: a data URL the tooltip shows), coloured by true label; mistakes drawn
     as crosses; click one to select it (``on_select``)."""
-    frame = frame.assign(outcome=np.where(frame["label"] == frame["predicted"], "right", "mistake"))
+    right, mistake = pgettext("an answer", "right"), _("mistake")  # the legend's words
+    frame = frame.assign(outcome=np.where(frame["label"] == frame["predicted"], right, mistake))
     select = alt.selection_point(name=EMBEDDING_SELECTION, fields=["index"], on="click")
     return (
         alt.Chart(frame)
         .mark_point(filled=True, size=14, opacity=0.55)
         .encode(
-            x=alt.X("x:Q", title="component 1", axis=alt.Axis(labels=False)),
-            y=alt.Y("y:Q", title="component 2", axis=alt.Axis(labels=False)),
-            color=alt.Color("label:N", title="true digit", scale=alt.Scale(scheme="category10")),
+            x=alt.X("x:Q", title=_("component 1"), axis=alt.Axis(labels=False)),
+            y=alt.Y("y:Q", title=_("component 2"), axis=alt.Axis(labels=False)),
+            color=alt.Color("label:N", title=_("true digit"), scale=alt.Scale(scheme="category10")),
             shape=alt.Shape(
                 "outcome:N",
-                scale=alt.Scale(domain=["right", "mistake"], range=["circle", "cross"]),
+                scale=alt.Scale(domain=[right, mistake], range=["circle", "cross"]),
                 title=None,
             ),  # fmt: skip
-            size=alt.condition(alt.datum.outcome == "mistake", alt.value(60), alt.value(14)),
+            size=alt.condition(alt.datum.outcome == mistake, alt.value(60), alt.value(14)),
             tooltip=[
+                # No title: the tooltip plugin draws the entry named "image" as a picture.
                 *([alt.Tooltip("image:N")] if "image" in frame else []),
-                alt.Tooltip("index:Q", title="test image"),
-                alt.Tooltip("label:N", title="true digit"),
-                alt.Tooltip("predicted:N", title="answer"),
+                alt.Tooltip("index:Q", title=_("test image")),
+                alt.Tooltip("label:N", title=_("true digit")),
+                alt.Tooltip("predicted:N", title=_("answer")),
             ],  # fmt: skip
         )
         .add_params(select)
@@ -412,7 +484,7 @@ def embedding_chart(frame: pd.DataFrame) -> alt.Chart:
 def personal_counts_chart(counts: np.ndarray, minimum: int) -> alt.Chart:
     """Stacked bars of a person's samples per digit (to train on, held out) and a dashed line
     at the ``minimum`` fine-tuning needs of each digit. ``counts``: (10, 2)."""
-    parts = ("to train on", "held out")
+    parts = (_("to train on"), _("held out"))  # the legend's words
     frame = pd.DataFrame(
         [
             {"digit": d, "part": part, "samples": int(counts[d][i]), "order": i}
@@ -425,10 +497,10 @@ def personal_counts_chart(counts: np.ndarray, minimum: int) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
+            x=alt.X("digit:O", title=_("digit"), axis=alt.Axis(labelAngle=0)),
             y=alt.Y(
                 "samples:Q",
-                title="samples",
+                title=_("samples"),
                 stack="zero",
                 scale=alt.Scale(domain=[0, top]),
                 axis=alt.Axis(tickMinStep=1, format="d"),
@@ -437,13 +509,17 @@ def personal_counts_chart(counts: np.ndarray, minimum: int) -> alt.Chart:
                 "part:N", title=None, sort=list(parts), legend=alt.Legend(orient="top")
             ),
             order=alt.Order("order:Q"),
-            tooltip=["digit:O", "part:N", "samples:Q"],
+            tooltip=[
+                alt.Tooltip("digit:O", title=_("digit")),
+                alt.Tooltip("part:N", title=_("part")),
+                alt.Tooltip("samples:Q", title=_("samples")),
+            ],
         )
     )
     rule = (
         alt.Chart(pd.DataFrame({"needed": [minimum]}))
         .mark_rule(strokeDash=[4, 3], color="#888")
-        .encode(y="needed:Q", tooltip=[alt.Tooltip("needed:Q", title="needed per digit")])
+        .encode(y="needed:Q", tooltip=[alt.Tooltip("needed:Q", title=_("needed per digit"))])
     )
     return (bars + rule).properties(height=220)
 
@@ -461,14 +537,20 @@ def sweep_chart(rows: Sequence[dict], params: Sequence[dict]) -> alt.ConcatChart
         [r for r in rows if r.get("val accuracy") is not None],
         columns=["trial", "state", "val accuracy", *names],
     )
+    frame["state"] = frame["state"].map(_trial_state)  # as the legend and tooltip show it
     y = alt.Y(
         "val accuracy:Q",
-        title="validation accuracy",
+        title=_("validation accuracy"),
         scale=alt.Scale(zero=False),
         axis=alt.Axis(format=".1%"),
     )
     typed = [f"{p['name']}:{'N' if p['kind'] == 'choice' else 'Q'}" for p in params]
-    tooltip = ["trial:O", "state:N", alt.Tooltip("val accuracy:Q", format=".2%"), *typed]
+    tooltip = [
+        alt.Tooltip("trial:O", title=_("trial")),
+        alt.Tooltip("state:N", title=_("state")),
+        alt.Tooltip("val accuracy:Q", format=".2%", title=_("validation accuracy")),
+        *typed,
+    ]
     panels = []
     for i, param in enumerate(params):
         name = param["name"]
@@ -490,7 +572,7 @@ def sweep_chart(rows: Sequence[dict], params: Sequence[dict]) -> alt.ConcatChart
                 x=x,
                 y=y if i == 0 else alt.Y("val accuracy:Q", title=None, scale=alt.Scale(zero=False),
                                          axis=alt.Axis(format=".1%")),
-                color=alt.Color("state:N", title="state", legend=alt.Legend(orient="top")),
+                color=alt.Color("state:N", title=_("state"), legend=alt.Legend(orient="top")),
                 tooltip=tooltip,
             )
             .properties(width=220, height=220)

@@ -3,7 +3,8 @@
 Kept free of TensorFlow so the dashboard's home page and session defaults import in
 milliseconds; ``mnist.models.build_model`` turns a ``ModelConfig`` into Keras layers.
 Every config validates itself on construction: an invalid one raises ``ValueError`` with a
-message meant for the person who chose the values.
+message meant for the person who chose the values (in the dashboard's language when the
+dashboard checks them; English everywhere else, see ``mnist.i18n``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnist import IMAGE_SIDE, TRAIN_IMAGES, VALIDATION_IMAGES
+from mnist import IMAGE_SIDE, TRAIN_IMAGES, VALIDATION_IMAGES, i18n
+from mnist.i18n import N_, _, ngettext
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid", "swish")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -22,9 +24,9 @@ SCHEDULES = ("constant", "cosine")
 # faster on CPUs with AVX512_BF16 or AMX; several times slower on others, which emulate it);
 # "auto" is mixed_bfloat16 where the CPU has bfloat16 and float32 elsewhere (mnist.hardware).
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-PRECISION_WORDS = {
-    "mixed_bfloat16": "bfloat16 mixed precision",
-    "auto": "bfloat16 if the CPU has it",
+PRECISION_WORDS = {  # shown translated: _(PRECISION_WORDS[p])
+    "mixed_bfloat16": N_("bfloat16 mixed precision"),
+    "auto": N_("bfloat16 if the CPU has it"),
 }
 INITIALIZERS = ("he_normal", "glorot_uniform", "variance_scaling")
 PADDINGS = ("same", "valid")
@@ -32,19 +34,34 @@ POOLS = ("max", "avg", "none")
 HEADS = ("flatten", "global_avg")
 
 
-def _check(ok: bool, message: str) -> None:
+# The checks' messages are templates marked with N_ and translated only when one fails (in
+# the language of whoever is looking: the dashboard's session, else English); ``name`` is a
+# setting's name, marked with N_ where it is checked.
+
+
+def _check(ok: bool, message: str, **fields: Any) -> None:
     if not ok:
-        raise ValueError(message)
+        raise ValueError(_(message).format(**fields))
 
 
 def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
-    _check(value in options, f"{name} must be one of {', '.join(options)}; got {value!r}")
+    _check(
+        value in options,
+        N_("{name} must be one of {options}; got {value!r}"),
+        name=_(name),
+        options=", ".join(options),
+        value=value,
+    )
 
 
 def _int_in(name: str, value: Any, low: int, high: int) -> None:
     _check(
         isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
-        f"{name} must be a whole number from {low} to {high}; got {value!r}",
+        N_("{name} must be a whole number from {low} to {high}; got {value!r}"),
+        name=_(name),
+        low=low,
+        high=high,
+        value=value,
     )
 
 
@@ -55,18 +72,26 @@ def _number(value: Any) -> bool:
 def _fraction(name: str, value: Any) -> None:
     _check(
         _number(value) and 0.0 <= value < 1.0,
-        f"{name} must be at least 0 and below 1; got {value!r}",
+        N_("{name} must be at least 0 and below 1; got {value!r}"),
+        name=_(name),
+        value=value,
     )
 
 
 def _flag(name: str, value: Any) -> None:
-    _check(isinstance(value, bool), f"{name} must be true or false; got {value!r}")
+    _check(
+        isinstance(value, bool),
+        N_("{name} must be true or false; got {value!r}"),
+        name=_(name),
+        value=value,
+    )
 
 
 def _learning_rate(value: Any) -> None:
     _check(
         _number(value) and 0 < value <= 10,
-        f"learning rate must be above 0 and at most 10; got {value!r}",
+        N_("learning rate must be above 0 and at most 10; got {value!r}"),
+        value=value,
     )
 
 
@@ -85,19 +110,19 @@ class ConvBlock:
     dropout: float = 0.0  # fraction of activations dropped after the block (training only)
 
     def __post_init__(self) -> None:
-        _int_in("filters", self.filters, 1, 1024)
-        _int_in("kernel size", self.kernel_size, 1, IMAGE_SIDE)
-        _int_in("stride", self.stride, 1, IMAGE_SIDE)
-        _int_in("convolutions per block", self.convs, 1, 8)
-        _choice("activation", self.activation, ACTIVATIONS)
-        _choice("padding", self.padding, PADDINGS)
-        _choice("pooling", self.pool, POOLS)
-        _fraction("block dropout", self.dropout)
-        _flag("batch normalisation", self.batch_norm)
+        _int_in(N_("filters"), self.filters, 1, 1024)
+        _int_in(N_("kernel size"), self.kernel_size, 1, IMAGE_SIDE)
+        _int_in(N_("stride"), self.stride, 1, IMAGE_SIDE)
+        _int_in(N_("convolutions per block"), self.convs, 1, 8)
+        _choice(N_("activation"), self.activation, ACTIVATIONS)
+        _choice(N_("padding"), self.padding, PADDINGS)
+        _choice(N_("pooling"), self.pool, POOLS)
+        _fraction(N_("block dropout"), self.dropout)
+        _flag(N_("batch normalisation"), self.batch_norm)
 
     def output_side(self, side: int) -> int:
         """Side of the square feature map this block makes from a ``side``×``side`` input."""
-        for _ in range(self.convs):
+        for _conv in range(self.convs):
             if self.padding == "valid":
                 side = max(0, (side - self.kernel_size) // self.stride + 1)
             else:
@@ -127,22 +152,29 @@ class ModelConfig:
         )
         object.__setattr__(self, "conv_blocks", blocks)
         object.__setattr__(self, "dense_units", tuple(self.dense_units))
-        _int_in("number of conv blocks", len(self.conv_blocks), 1, 8)
-        _choice("head", self.head, HEADS)
+        _int_in(N_("number of conv blocks"), len(self.conv_blocks), 1, 8)
+        _choice(N_("head"), self.head, HEADS)
         for units in self.dense_units:
-            _int_in("dense units", units, 1, 4096)
-        _check(len(self.dense_units) <= 4, "at most 4 hidden dense layers")
-        _fraction("dense dropout", self.dense_dropout)
-        _choice("initializer", self.initializer, INITIALIZERS)
+            _int_in(N_("dense units"), units, 1, 4096)
+        _check(len(self.dense_units) <= 4, N_("at most 4 hidden dense layers"))
+        _fraction(N_("dense dropout"), self.dense_dropout)
+        _choice(N_("initializer"), self.initializer, INITIALIZERS)
         side = IMAGE_SIDE
         for i, block in enumerate(self.conv_blocks, start=1):
             new_side = block.output_side(side)
             _check(
                 new_side >= 1,
-                f"conv block {i} would shrink its {side}×{side} input below 1×1 "
-                f"(kernel {block.kernel_size}, stride {block.stride}, {block.padding} padding, "
-                f"pooling {block.pool}); use fewer blocks, 'same' padding, a smaller kernel "
-                "or stride, or no pooling",
+                N_(
+                    "conv block {i} would shrink its {side}×{side} input below 1×1 "
+                    "(kernel {kernel}, stride {stride}, {padding} padding, pooling {pool}); "
+                    "use fewer blocks, 'same' padding, a smaller kernel or stride, or no pooling"
+                ),
+                i=i,
+                side=side,
+                kernel=block.kernel_size,
+                stride=block.stride,
+                padding=block.padding,
+                pool=block.pool,
             )
             side = new_side
 
@@ -179,35 +211,46 @@ class TrainConfig:
     precision: str = "float32"  # "float32", "mixed_bfloat16" (Keras dtype policies) or "auto"
 
     def __post_init__(self) -> None:
-        _int_in("epochs", self.epochs, 1, 500)
-        _int_in("batch size", self.batch_size, 1, 8192)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _int_in(N_("epochs"), self.epochs, 1, 500)
+        _int_in(N_("batch size"), self.batch_size, 1, 8192)
+        _choice(N_("optimizer"), self.optimizer, OPTIMIZERS)
         _learning_rate(self.learning_rate)
-        _choice("learning-rate schedule", self.lr_schedule, SCHEDULES)
-        _choice("precision", self.precision, PRECISIONS)
-        _int_in("validation size", self.validation_size, 0, 30_000)
+        _choice(N_("learning-rate schedule"), self.lr_schedule, SCHEDULES)
+        _choice(N_("precision"), self.precision, PRECISIONS)
+        _int_in(N_("validation size"), self.validation_size, 0, 30_000)
         if self.train_size is not None:
-            _int_in("train size", self.train_size, 10, TRAIN_IMAGES - self.validation_size)
-        _int_in("seed", self.seed, 0, 2**31 - 1)
-        _int_in("early-stopping patience", self.early_stopping, 0, 500)
+            _int_in(N_("train size"), self.train_size, 10, TRAIN_IMAGES - self.validation_size)
+        _int_in(N_("seed"), self.seed, 0, 2**31 - 1)
+        _int_in(N_("early-stopping patience"), self.early_stopping, 0, 500)
         _check(
             not (self.early_stopping and self.validation_size == 0),
-            "early stopping watches val_loss, so it needs a validation size above 0",
+            N_("early stopping watches val_loss, so it needs a validation size above 0"),
         )
-        _flag("augmentation", self.augment)
+        _flag(N_("augmentation"), self.augment)
 
     def describe(self) -> str:
-        """One line for people: what a run with these settings does."""
+        """One line for people: what a run with these settings does (in the session's
+        language in the dashboard; English elsewhere)."""
         images = self.train_size or TRAIN_IMAGES - self.validation_size
+        optimizer = (
+            _("{optimizer}, learning rate {rate}, cosine decay")
+            if self.lr_schedule == "cosine"
+            else _("{optimizer}, learning rate {rate}")
+        )
         parts = [
-            f"{images:,} training + {self.validation_size:,} validation images",
-            f"{self.epochs} epoch{'s' * (self.epochs != 1)} of batch {self.batch_size}",
-            f"{self.optimizer}, learning rate {self.learning_rate:g}"
-            + (", cosine decay" if self.lr_schedule == "cosine" else ""),
-            "augmented" if self.augment else "no augmentation",
-            f"early stopping (patience {self.early_stopping})" if self.early_stopping else "",
-            PRECISION_WORDS.get(self.precision, ""),
-            f"seed {self.seed}",
+            _("{train} training + {validation} validation images").format(
+                train=i18n.number(images), validation=i18n.number(self.validation_size)
+            ),
+            ngettext(
+                "{epochs} epoch of batch {batch}", "{epochs} epochs of batch {batch}", self.epochs
+            ).format(epochs=self.epochs, batch=self.batch_size),
+            optimizer.format(optimizer=self.optimizer, rate=f"{self.learning_rate:g}"),
+            _("augmented") if self.augment else _("no augmentation"),
+            _("early stopping (patience {epochs})").format(epochs=self.early_stopping)
+            if self.early_stopping
+            else "",
+            _(PRECISION_WORDS[self.precision]) if self.precision in PRECISION_WORDS else "",
+            _("seed {seed}").format(seed=self.seed),
         ]
         return " · ".join(p for p in parts if p)
 
@@ -220,10 +263,10 @@ class TrainConfig:
 
 
 FINETUNE_MODES = ("head", "features", "all")
-FINETUNE_MODE_WORDS = {
-    "head": "only the last layer (the ten digit scores) learns; everything before it is frozen",
-    "features": "the convolutions are frozen; the dense layers after them learn",
-    "all": "every layer learns, at a low learning rate",
+FINETUNE_MODE_WORDS = {  # shown translated: _(FINETUNE_MODE_WORDS[mode])
+    "head": N_("only the last layer (the ten digit scores) learns; everything before it is frozen"),
+    "features": N_("the convolutions are frozen; the dense layers after them learn"),
+    "all": N_("every layer learns, at a low learning rate"),
 }
 # Learning rates that suit each mode: a frozen body can take Adam's usual step; moving every
 # layer needs a small one, or the features MNIST taught are overwritten in a few steps.
@@ -248,11 +291,11 @@ class FinetuneConfig:
     personal_share: float = 0.25  # of each epoch's images: personal samples (the rest MNIST)
 
     def __post_init__(self) -> None:
-        _choice("fine-tuning mode", self.mode, FINETUNE_MODES)
+        _choice(N_("fine-tuning mode"), self.mode, FINETUNE_MODES)
         _check(
             _number(self.personal_share) and 0 < self.personal_share < 1,
-            "the personal share of each epoch must be between 0 and 1; "
-            f"got {self.personal_share!r}",
+            N_("the personal share of each epoch must be between 0 and 1; got {share!r}"),
+            share=self.personal_share,
         )
 
     def to_dict(self) -> dict:
@@ -281,10 +324,20 @@ def migrate_optimizer_fields(model: dict, train: dict) -> tuple[dict, dict]:
 
 
 def _known_fields(cls: type, data: Any) -> dict:
-    _check(isinstance(data, dict), f"a {cls.__name__} must be a mapping; got {data!r}")
+    _check(
+        isinstance(data, dict),
+        N_("a {kind} must be a mapping; got {data!r}"),
+        kind=cls.__name__,
+        data=data,
+    )
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
-    _check(not unknown, f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+    _check(
+        not unknown,
+        N_("unknown {kind} field(s): {fields}"),
+        kind=cls.__name__,
+        fields=", ".join(unknown),
+    )
     return dict(data)
 
 
@@ -292,9 +345,9 @@ def _known_fields(cls: type, data: Any) -> dict:
 class Preset:
     """A named model with the training it was designed for."""
 
-    name: str
-    title: str
-    description: str
+    name: str  # its id: in run folders, lists and the CLI
+    title: str  # marked with N_, shown translated: _(preset.title)
+    description: str  # the same
     model: ModelConfig
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -303,8 +356,8 @@ class Preset:
 # the same initialiser (tf.js's varianceScaling), optimiser, batch, epochs and data budget.
 CODELAB = Preset(
     name="codelab",
-    title="Codelab",
-    description=(
+    title=N_("Codelab"),
+    description=N_(
         "The TensorFlow.js codelab's CNN, layer for layer: conv 8×5×5 → max-pool → conv 16×5×5 "
         "→ max-pool → dense 10, tf.js's variance-scaling initialiser, Adam; trained as the "
         "codelab did, on 5,500 images with 1,000 for validation, batch 512, 10 epochs."
@@ -329,9 +382,9 @@ CODELAB = Preset(
 
 FAST = Preset(
     name="fast",
-    title="Fast",
-    description=(
-        "The quickest route we measured to 99 % on a 2-core CPU: the codelab's shape with 32 "
+    title=N_("Fast"),
+    description=N_(
+        "The quickest route to 99% we measured on a 2-core CPU: the codelab's shape with 32 "
         "and 64 filters and a dense layer, Adam with a cosine schedule, 2 epochs, in bfloat16 "
         "mixed precision on CPUs that have it (float32 elsewhere)."
     ),
@@ -354,8 +407,8 @@ FAST = Preset(
 
 BEST = Preset(
     name="best",
-    title="Best",
-    description=(
+    title=N_("Best"),
+    description=N_(
         "Six batch-normalised convolutions (3×3 pairs, then a 5×5 with stride 2 in place of "
         "pooling, dropout 0.4 after each group), 30 epochs on augmented images (rotation, "
         "shift, zoom), Adam with a cosine schedule: the recipe of the bundled default model "
@@ -396,25 +449,30 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (CODELAB, FAST, BEST)}
 class Reference:
     """A measured accuracy drawn as a reference line on the training charts, with its source."""
 
-    name: str
+    name: str  # marked with N_; ``label`` shows it translated
     value: float  # test accuracy, 0–1
-    source: str
+    source: str  # marked with N_, shown translated: _(reference.source)
 
     @property
     def label(self) -> str:
-        return f"{self.name} {self.value * 100:.4g} %"
+        return f"{_(self.name)} {self.value * 100:.4g} %"
 
 
 REFERENCES: tuple[Reference, ...] = (
     Reference(
-        "codelab model",
+        N_("codelab model"),
         0.9157,
-        "the codelab preset trained as the codelab did (seed 0), measured with "
-        "`python -m benchmarks.presets`, table in models/README.md",
+        N_(
+            "the codelab preset trained as the codelab did (seed 0), measured with "
+            "`python -m benchmarks.presets`, table in models/README.md"
+        ),
     ),
     Reference(
-        "Keras example",
+        N_("Keras example"),
         0.9922,
-        "keras-io examples/vision/mnist_convnet.py: printed test accuracy 0.9922 after 15 epochs",
+        N_(
+            "keras-io examples/vision/mnist_convnet.py: printed test accuracy 0.9922 after "
+            "15 epochs"
+        ),
     ),
 )

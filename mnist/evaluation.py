@@ -12,6 +12,7 @@ import numpy as np
 
 from mnist import NUM_CLASSES
 from mnist.data import to_model_input
+from mnist.i18n import N_, _
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -19,12 +20,19 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
-    for name, values in (("label", y_true), ("prediction", y_pred)):
+        raise ValueError(
+            _("{labels} labels but {predictions} predictions").format(
+                labels=len(y_true), predictions=len(y_pred)
+            )
+        )
+    for message, values in (
+        (N_("label {value} at index {index} is not a digit 0–9"), y_true),
+        (N_("prediction {value} at index {index} is not a digit 0–9"), y_pred),
+    ):
         bad = (values < 0) | (values >= NUM_CLASSES)
         if bad.any():
             i = int(np.argmax(bad))
-            raise ValueError(f"{name} {values[i]} at index {i} is not a digit 0–9")
+            raise ValueError(_(message).format(value=values[i], index=i))
     flat = np.bincount(y_true * NUM_CLASSES + y_pred, minlength=NUM_CLASSES**2)
     return flat.reshape(NUM_CLASSES, NUM_CLASSES)
 
@@ -116,7 +124,11 @@ def evaluate_predictions(y_true: np.ndarray, probabilities: np.ndarray) -> Evalu
     """Score (N, 10) class probabilities against (N,) true labels."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.ndim != 2 or probabilities.shape[1] != NUM_CLASSES:
-        raise ValueError(f"expected (N, {NUM_CLASSES}) probabilities, got {probabilities.shape}")
+        raise ValueError(
+            _("expected (N, {classes}) probabilities, got {shape}").format(
+                classes=NUM_CLASSES, shape=probabilities.shape
+            )
+        )
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = probabilities.argmax(axis=1)
     confusion = confusion_matrix(y_true, y_pred)
@@ -143,7 +155,7 @@ def evaluate_predictions(y_true: np.ndarray, probabilities: np.ndarray) -> Evalu
     )
 
 
-NOT_FINITE = (
+NOT_FINITE = N_(
     "the model's outputs are not finite numbers (NaN or infinite): its weights diverged "
     "in training, so it cannot be used"
 )
@@ -152,7 +164,7 @@ NOT_FINITE = (
 def check_probabilities(probs: np.ndarray) -> np.ndarray:
     """``probs`` if every value is finite, else ``ValueError`` with a plain sentence."""
     if not np.isfinite(probs).all():
-        raise ValueError(NOT_FINITE)
+        raise ValueError(_(NOT_FINITE))  # the dashboard shows it, in the session's language
     return probs
 
 

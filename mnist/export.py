@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist import DEFAULT_MODEL, INPUT_SHAPE, __version__, runs
+from mnist import DEFAULT_MODEL, INPUT_SHAPE, __version__, i18n, runs
 from mnist import data as mnist_data
 from mnist._tf import keras, tf
 from mnist.evaluation import evaluate_predictions, predict_probabilities
+from mnist.i18n import N_, _
 from mnist.models import (
     check_input_output,
     load_model,
@@ -41,11 +42,13 @@ from mnist.models import (
 )
 from mnist.records import DONE, RunStatus
 
-FORMATS = {  # name → (what it is, file suffix; "" for a folder)
-    "keras": ("Keras 3 model file, without optimizer state", ".keras"),
-    "saved_model": ("TensorFlow SavedModel (TF Serving, TF.js converter)", ""),
-    "onnx": ("ONNX, converted by tf2onnx (onnxruntime and others)", ".onnx"),
-    "litert": ("LiteRT (formerly TensorFlow Lite) flatbuffer", ".tflite"),
+# name → (what it is, file suffix; "" for a folder). What it is goes into the model card in
+# English; the dashboard shows it translated: _(FORMATS[fmt][0]).
+FORMATS = {
+    "keras": (N_("Keras 3 model file, without optimizer state"), ".keras"),
+    "saved_model": (N_("TensorFlow SavedModel (TF Serving, TF.js converter)"), ""),
+    "onnx": (N_("ONNX, converted by tf2onnx (onnxruntime and others)"), ".onnx"),
+    "litert": (N_("LiteRT (formerly TensorFlow Lite) flatbuffer"), ".tflite"),
 }
 TOLERANCE = 1e-5  # largest difference allowed between the export's and Keras's probabilities
 PARITY_IMAGES = 1_000  # the first test images
@@ -55,7 +58,8 @@ MAX_IMPORT_UNPACKED = 1024 * 1024 * 1024  # what its archive may inflate to
 
 
 class ExportError(ValueError):
-    """An export or import that cannot be done, in one sentence for the person."""
+    """An export or import that cannot be done, in one sentence for the person (in the
+    dashboard's language where the dashboard can meet it; the CLI's are English)."""
 
 
 # -- export --------------------------------------------------------------------------------
@@ -77,8 +81,10 @@ def without_augmentation(model: keras.Model) -> keras.Model:
         return model
     if not _is_chain(model):
         raise ExportError(
-            f"the model has augmentation layers ({', '.join(layer.name for layer in found)}) "
-            "inside a graph that is not a chain of layers; export it without them"
+            _(
+                "the model has augmentation layers ({layers}) inside a graph that is not a chain "
+                "of layers; export it without them"
+            ).format(layers=", ".join(layer.name for layer in found))
         )
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = inputs
@@ -116,7 +122,9 @@ def _write(model: keras.Model, fmt: str, dest: Path) -> None:
             model.export(str(dest), format=keras_format, verbose=False)
     except ImportError as exc:
         raise ExportError(
-            f"the {fmt} export needs a package that is not installed ({exc})"
+            _("the {format} export needs a package that is not installed ({error})").format(
+                format=fmt, error=exc
+            )
         ) from None
 
 
@@ -185,8 +193,15 @@ def export_model(
         difference = float(np.abs(run_export(staged, fmt, x) - reference).max())
         if not difference <= TOLERANCE:
             raise ExportError(
-                f"the {fmt} export's probabilities differ from Keras's by {difference:.2g} "
-                f"(more than {TOLERANCE:g}) on {PARITY_IMAGES:,} test images; not written"
+                _(
+                    "the {format} export's probabilities differ from Keras's by {difference} "
+                    "(more than {tolerance}) on {n} test images; not written"
+                ).format(
+                    format=fmt,
+                    difference=f"{difference:.2g}",
+                    tolerance=f"{TOLERANCE:g}",
+                    n=i18n.number(PARITY_IMAGES),
+                )
             )
         card = dict(card or model_card(model_path))
         card["export"] = {
@@ -204,7 +219,7 @@ def export_model(
         if suffix:
             md, js = _card_paths(dest, fmt)
             _write_card(card, md, js)
-    md, _ = _card_paths(dest, fmt)
+    md, _json = _card_paths(dest, fmt)
     return Exported(dest, md, difference)
 
 
@@ -227,7 +242,13 @@ def export_archive(model_path: Path, fmt: str, card: dict | None = None) -> tupl
 
 # -- model cards ---------------------------------------------------------------------------
 def model_card(model_path: Path, run: runs.Run | None = None) -> dict:
-    """What a model is, how it was made and how well it does, as JSON-ready data."""
+    """What a model is, how it was made and how well it does, as JSON-ready data. In English
+    whatever the dashboard speaks: a card travels with the model, like the run's records."""
+    with i18n.use_language(i18n.SOURCE_LANGUAGE):
+        return _model_card(model_path, run)
+
+
+def _model_card(model_path: Path, run: runs.Run | None) -> dict:
     model = load_model(model_path)
     counts = parameter_counts(model)
     card: dict = {
@@ -334,14 +355,24 @@ def _write_card(card: dict, md: Path, js: Path) -> None:
 def _check_archive(data: bytes, name: str) -> None:
     """A ``.keras`` file is a zip: refuse one that is not, or that would inflate hugely."""
     if len(data) > MAX_IMPORT_BYTES:
-        raise ExportError(f"{name} is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+        raise ExportError(
+            _("{name} is larger than {mb} MB").format(
+                name=name, mb=i18n.number(MAX_IMPORT_BYTES // 2**20)
+            )
+        )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             unpacked = sum(i.file_size for i in zf.infolist())
     except (zipfile.BadZipFile, ValueError):
-        raise ExportError(f"{name} is not a Keras 3 model file (.keras)") from None
+        raise ExportError(
+            _("{name} is not a Keras 3 model file (.keras)").format(name=name)
+        ) from None
     if unpacked > MAX_IMPORT_UNPACKED:
-        raise ExportError(f"{name} would unpack to {unpacked / 2**30:.1f} GB; refused")
+        raise ExportError(
+            _("{name} would unpack to {gb} GB; refused").format(
+                name=name, gb=i18n.number(unpacked / 2**30, 1)
+            )
+        )
 
 
 def import_model(
@@ -369,7 +400,11 @@ def import_model(
     digest = hashlib.sha256(source).hexdigest()
     for run in runs.list_runs(runs_dir)[0]:
         if (run.config.imported or {}).get("sha256") == digest and run.model_path:
-            raise ExportError(f"{name} is already imported, as run {run.run_id}")
+            raise ExportError(
+                _("{name} is already imported, as run {run_id}").format(
+                    name=name, run_id=run.run_id
+                )
+            )
     with tempfile.TemporaryDirectory(prefix="mnist-import-") as work:
         staged = Path(work) / "model.keras"  # Keras insists on the suffix
         staged.write_bytes(source)
@@ -377,8 +412,10 @@ def import_model(
             model = keras.saving.load_model(staged, compile=False, safe_mode=True)
         except Exception:  # Keras raises many types, with long messages, for a bad archive
             raise ExportError(
-                f"{name} is not a Keras 3 model this app can load safely (a .keras file "
-                "made by model.save, without custom code)"
+                _(
+                    "{name} is not a Keras 3 model this app can load safely (a .keras file made "
+                    "by model.save, without custom code)"
+                ).format(name=name)
             ) from None
         try:
             check_input_output(model, name)
@@ -388,7 +425,9 @@ def import_model(
         try:
             probs = predict_probabilities(model, dataset.test_images)
         except Exception as exc:
-            raise ExportError(f"{name}: the model fails on MNIST digits ({exc})") from None
+            raise ExportError(
+                _("{name}: the model fails on MNIST digits ({error})").format(name=name, error=exc)
+            ) from None
         evaluation = evaluate_predictions(dataset.test_labels, probs)
         imported = {
             "source": name,

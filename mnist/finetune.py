@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist import DEFAULT_MODEL, NUM_CLASSES, runs
+from mnist import DEFAULT_MODEL, NUM_CLASSES, i18n, runs
 from mnist.config import (
     FINETUNE_LEARNING_RATES,
     FINETUNE_MODES,
@@ -26,6 +26,7 @@ from mnist.config import (
     ModelConfig,
     TrainConfig,
 )
+from mnist.i18n import _, ngettext
 from mnist.personal import MIN_PER_DIGIT, PersonalError, PersonalSet
 
 REPLAY_IMAGES = 3_000  # MNIST training images replayed in each epoch
@@ -53,7 +54,11 @@ def resolve_base(
     if run_id:
         run = runs.find_run(run_id, runs_dir)
         if run.model_path is None:
-            raise runs.RunError(f"run {run_id} has no model to fine-tune (it is {run.state})")
+            raise runs.RunError(
+                _("run {run_id} has no model to fine-tune (it is {state})").format(
+                    run_id=run_id, state=runs.state_label(run.state)
+                )
+            )
         return Base(run.model_path, f"run {run_id}", run.config.model)
     if path is None or Path(path).resolve() == DEFAULT_MODEL.resolve():
         return Base(DEFAULT_MODEL, "the bundled model", _bundled_model_config())
@@ -90,16 +95,20 @@ def default_train(mode: str, **overrides) -> TrainConfig:
 
 
 def readiness(samples: PersonalSet) -> str | None:
-    """None when the set can be fine-tuned on, else what it still needs, in words."""
+    """None when the set can be fine-tuned on, else what it still needs, in words (the
+    dashboard's language in the dashboard, English in the CLI)."""
     needed = samples.needed()
     if not needed:
         return None
     total = sum(needed.values())
-    parts = ", ".join(f"{n} more {d}{'s' * (n > 1)}" for d, n in needed.items())
-    return (
-        f"Fine-tuning needs at least {MIN_PER_DIGIT} samples of every digit, one of them held "
-        f"out to measure the result (every fifth is): {total} more to go — {parts}."
+    parts = ", ".join(
+        ngettext("{n} more {digit}", "{n} more {digit}s", n).format(n=i18n.number(n), digit=d)
+        for d, n in needed.items()
     )
+    return _(
+        "Fine-tuning needs at least {min} samples of every digit, one of them held out to "
+        "measure the result (every fifth is): {total} more to go — {parts}."
+    ).format(min=MIN_PER_DIGIT, total=i18n.number(total), parts=parts)
 
 
 def _sha256(path: Path) -> str:

@@ -11,6 +11,7 @@ import dataclasses
 
 from mnist import TRAIN_IMAGES
 from mnist.config import ConvBlock, ModelConfig, TrainConfig
+from mnist.i18n import _
 
 EDITOR_BLOCKS = 4  # conv blocks the Model page's editor offers
 BLOCK_FIELDS = tuple(f.name for f in dataclasses.fields(ConvBlock))
@@ -23,8 +24,10 @@ def parse_units(text: str) -> tuple[int, ...]:
         return tuple(int(p) for p in parts)
     except ValueError:
         raise ValueError(
-            f"dense units must be whole numbers separated by commas, like 128 or 256, 64; "
-            f"not {text!r}"
+            _(
+                "dense units must be whole numbers separated by commas, like 128 or 256, 64; "
+                "not {text!r}"
+            ).format(text=text)
         ) from None
 
 

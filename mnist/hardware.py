@@ -13,6 +13,8 @@ import functools
 import os
 from pathlib import Path
 
+from mnist.i18n import _
+
 CPUINFO = Path("/proc/cpuinfo")
 THREADS_ENV = "MNIST_THREADS"  # CPU threads a worker may use (set for a sweep's trials)
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # Linux's names in /proc/cpuinfo
@@ -36,7 +38,7 @@ def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
     except OSError:
         return frozenset()
     for line in text.splitlines():
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         if key.strip() == "flags":
             return frozenset(value.split())
     return frozenset()
@@ -60,10 +62,11 @@ def resolve_precision(precision: str, native: bool | None = None) -> str:
 
 
 def describe_precision_support() -> str:
-    """One sentence for people: what ``auto`` means on this machine."""
+    """One sentence for people: what ``auto`` means on this machine (in the dashboard's
+    language)."""
     if native_bfloat16():
-        return "This CPU computes bfloat16 natively, so auto trains in mixed_bfloat16."
-    return (
+        return _("This CPU computes bfloat16 natively, so auto trains in mixed_bfloat16.")
+    return _(
         "This CPU has no native bfloat16 (AVX512_BF16 or AMX), so auto trains in float32; "
         "mixed_bfloat16 would be emulated here, several times slower."
     )

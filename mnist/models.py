@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist import INPUT_SHAPE, NUM_CLASSES
+from mnist import INPUT_SHAPE, NUM_CLASSES, i18n
 from mnist._tf import keras
 from mnist.config import ModelConfig
+from mnist.i18n import _, ngettext, pgettext
 
 layers = keras.layers
 
@@ -114,6 +115,45 @@ def summary_rows(model: keras.Model) -> list[LayerRow]:
     return rows
 
 
+def layer_kind(kind: str) -> str:
+    """A Keras layer class as the dashboard shows it: in English the class itself; in another
+    language what it does, with the class name a learner types after it."""
+    shown = {
+        "InputLayer": pgettext("Keras layer class", "InputLayer"),
+        "Conv2D": pgettext("Keras layer class", "Conv2D"),
+        "BatchNormalization": pgettext("Keras layer class", "BatchNormalization"),
+        "Activation": pgettext("Keras layer class", "Activation"),
+        "MaxPooling2D": pgettext("Keras layer class", "MaxPooling2D"),
+        "AveragePooling2D": pgettext("Keras layer class", "AveragePooling2D"),
+        "Dropout": pgettext("Keras layer class", "Dropout"),
+        "Flatten": pgettext("Keras layer class", "Flatten"),
+        "GlobalAveragePooling2D": pgettext("Keras layer class", "GlobalAveragePooling2D"),
+        "Dense": pgettext("Keras layer class", "Dense"),
+    }
+    return shown.get(kind, kind)
+
+
+def layer_name(name: str) -> str:
+    """A layer's name as the dashboard shows it: ``build_model``'s two plain-word names with
+    their meaning before them in another language (the others are code: ``conv1``)."""
+    shown = {
+        "image": pgettext("layer name", "image"),
+        "probabilities": pgettext("layer name", "probabilities"),
+    }
+    return shown.get(name, name)
+
+
+def shown_row(row: LayerRow) -> dict:
+    """A summary row as the Model page's table shows it, in the session's language (the keys
+    stay ``LayerRow``'s fields)."""
+    return {
+        "name": layer_name(row.name),
+        "type": layer_kind(row.type),
+        "output_shape": row.output_shape.replace("batch", pgettext("tensor axis", "batch")),
+        "params": row.params,
+    }
+
+
 def parameter_counts(model: keras.Model) -> dict[str, int]:
     """Total, trainable and non-trainable (e.g. batch-norm statistics) parameters."""
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
@@ -136,23 +176,29 @@ _COLOURS = {
 
 
 def _describe(layer: keras.layers.Layer) -> str:
-    """What a layer does, in a few words, from its own config."""
+    """What a layer does, in a few words, from its own config (in the dashboard's language:
+    only the Model page's diagram shows it)."""
     cfg = layer.get_config()
     kind = type(layer).__name__
     if kind == "Conv2D":
         k = cfg["kernel_size"]
-        text = f"{cfg['filters']} filters {k[0]}×{k[1]}"
+        parts = [
+            ngettext("{n} filter {h}×{w}", "{n} filters {h}×{w}", cfg["filters"]).format(
+                n=cfg["filters"], h=k[0], w=k[1]
+            )
+        ]
         if tuple(cfg["strides"]) != (1, 1):
-            text += f", stride {cfg['strides'][0]}"
+            parts.append(_("stride {stride}").format(stride=cfg["strides"][0]))
         if cfg["activation"] != "linear":
-            text += f", {cfg['activation']}"
-        return text + f", {cfg['padding']}"
+            parts.append(str(cfg["activation"]))
+        return ", ".join([*parts, str(cfg["padding"])])
     if kind in ("MaxPooling2D", "AveragePooling2D"):
         return f"{cfg['pool_size'][0]}×{cfg['pool_size'][1]}"
     if kind == "Dense":
-        return f"{cfg['units']} units, {cfg['activation']}"
+        units = ngettext("{n} unit", "{n} units", cfg["units"]).format(n=cfg["units"])
+        return f"{units}, {cfg['activation']}"
     if kind == "Dropout":
-        return f"rate {cfg['rate']:g}"
+        return _("rate {rate}").format(rate=f"{cfg['rate']:g}")
     if kind == "Activation":
         return str(cfg["activation"])
     return ""
@@ -173,8 +219,9 @@ def model_dot(model: keras.Model) -> str:
         kind = type(layer).__name__
         detail = _describe(layer)
         params = layer.count_params()
-        label = f"{layer.name} · {kind}"
-        second = " · ".join(filter(None, [detail, f"{params:,} params" if params else ""]))
+        label = f"{layer_name(layer.name)} · {layer_kind(kind)}"
+        counted = ngettext("{n} param", "{n} params", params).format(n=i18n.number(params))
+        second = " · ".join(filter(None, [detail, counted if params else ""]))
         if second:
             label += f"\\n{second}"
         colour = _COLOURS.get(kind, "#ffffff")
@@ -184,7 +231,8 @@ def model_dot(model: keras.Model) -> str:
         shape = "×".join(str(d) for d in layer.output.shape[1:])
         lines.append(f'  "{before}" -> "{after}" [label="  {shape}"];')
     out_shape = "×".join(str(d) for d in model.layers[-1].output.shape[1:])
-    lines.append(f'  output [shape=plaintext, style="", label="{out_shape} probabilities"];')
+    label = _("{shape} probabilities").format(shape=out_shape)
+    lines.append(f'  output [shape=plaintext, style="", label="{label}"];')
     lines.append(f'  "{names[-1]}" -> output;')
     lines.append("}")
     return "\n".join(lines)
@@ -210,23 +258,31 @@ def save_model_atomic(model: keras.Model, dest: Path) -> Path:
 
 
 def _shape_text(shape) -> str:
-    return "×".join("?" if d is None else str(d) for d in shape[1:]) or "scalar"
+    return "×".join("?" if d is None else str(d) for d in shape[1:]) or _("scalar")
 
 
 def check_input_output(model: keras.Model, name: str) -> keras.Model:
     """``model`` if it takes 28×28×1 images and gives 10 probabilities, else ``ValueError``
-    with one sentence saying what it is made for."""
+    with one sentence saying what it is made for (in the dashboard's language)."""
     shape_in, shape_out = model.input_shape, model.output_shape
     if isinstance(shape_in, list) or isinstance(shape_out, list):
         raise ValueError(
-            f"{name} has several inputs or outputs; this app needs a model that takes one "
-            "28×28×1 image and gives 10 probabilities"
+            _(
+                "{name} has several inputs or outputs; this app needs a model that takes one "
+                "28×28×1 image and gives 10 probabilities"
+            ).format(name=name)
         )
     if tuple(shape_in[1:]) != INPUT_SHAPE or tuple(shape_out[1:]) != (NUM_CLASSES,):
         raise ValueError(
-            f"{name}: this model takes {_shape_text(shape_in)} images and gives "
-            f"{_shape_text(shape_out)} outputs; this app needs 28×28×1 images in and "
-            f"{NUM_CLASSES} probabilities out"
+            _(
+                "{name}: this model takes {shape_in} images and gives {shape_out} outputs; "
+                "this app needs 28×28×1 images in and {classes} probabilities out"
+            ).format(
+                name=name,
+                shape_in=_shape_text(shape_in),
+                shape_out=_shape_text(shape_out),
+                classes=NUM_CLASSES,
+            )
         )
     return model
 
@@ -236,9 +292,9 @@ def load_model(path: str | Path) -> keras.Model:
     check that it is a digit classifier (28×28×1 in, 10 out); ``ValueError`` otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file")
+        raise FileNotFoundError(_("{path}: no such model file").format(path=path))
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception:  # Keras raises many types, with long messages, for a bad archive
-        raise ValueError(f"{path}: not a readable Keras model file") from None
+        raise ValueError(_("{path}: not a readable Keras model file").format(path=path)) from None
     return check_input_output(model, str(path))

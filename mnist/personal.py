@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist import IMAGE_SIDE, NUM_CLASSES, access, runs
+from mnist import IMAGE_SIDE, NUM_CLASSES, access, i18n, runs
+from mnist.i18n import _
 
 PERSONAL_DIR_ENV = "MNIST_PERSONAL_DIR"
 PERSONAL_DIR_NAME = "personal"  # inside the runs folder, unless $MNIST_PERSONAL_DIR says
@@ -60,7 +61,8 @@ _MEMBER = re.compile(
 
 
 class PersonalError(ValueError):
-    """A sample, a set or a zip file that cannot be used, in words for the person."""
+    """A sample, a set or a zip file that cannot be used, in words for the person (in the
+    dashboard's language where the dashboard shows it; the CLI's are English)."""
 
 
 def resolve_personal_dir(path: str | os.PathLike | None = None) -> Path:
@@ -135,12 +137,14 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     if x.ndim == 3 and x.shape[-1] == 1:
         x = x[..., 0]
     if x.shape != (IMAGE_SIDE, IMAGE_SIDE):
-        raise PersonalError(f"a sample is a 28×28 image, not {'×'.join(map(str, x.shape))}")
+        raise PersonalError(
+            _("a sample is a 28×28 image, not {shape}").format(shape="×".join(map(str, x.shape)))
+        )
     if x.dtype == np.uint8:
         return x
     x = np.asarray(x, np.float32)
     if not np.isfinite(x).all():
-        raise PersonalError("a sample's pixels must be finite numbers")
+        raise PersonalError(_("a sample's pixels must be finite numbers"))
     return np.round(np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
 
 
@@ -158,7 +162,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def _check_digit(digit: int) -> int:
     if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)) or not 0 <= digit <= 9:
-        raise PersonalError(f"a label is a digit from 0 to 9, not {digit!r}")
+        raise PersonalError(
+            _("a label is a digit from 0 to 9, not {label}").format(label=repr(digit))
+        )
     return int(digit)
 
 
@@ -167,12 +173,16 @@ def _read_input_png(data: bytes, name: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.size != (IMAGE_SIDE, IMAGE_SIDE):
-                raise PersonalError(f"{name}: a sample must be 28×28 pixels, not {image.size}")
+                raise PersonalError(
+                    _("{name}: a sample must be 28×28 pixels, not {size}").format(
+                        name=name, size=image.size
+                    )
+                )
             return np.asarray(image.convert("L"), np.uint8)
     except PersonalError:
         raise
     except Exception:  # PIL raises many kinds for a damaged file
-        raise PersonalError(f"{name}: not a readable PNG image") from None
+        raise PersonalError(_("{name}: not a readable PNG image").format(name=name)) from None
 
 
 class PersonalSet:
@@ -300,11 +310,17 @@ class PersonalSet:
 
     def find(self, sample_id: str) -> Sample:
         if not _ID.match(sample_id or ""):
-            raise PersonalError(f"{sample_id!r} is not a sample id")
+            raise PersonalError(
+                _("{sample_id} is not a sample id").format(sample_id=repr(sample_id))
+            )
         for s in self.samples():
             if s.id == sample_id:
                 return s
-        raise PersonalError(f"sample {sample_id} is not in {self.root} (deleted?)")
+        raise PersonalError(
+            _("sample {sample_id} is not in {folder} (deleted?)").format(
+                sample_id=sample_id, folder=self.root
+            )
+        )
 
     def relabel(self, sample_id: str, digit: int) -> Sample:
         """Give a sample another label (its part stays)."""
@@ -355,7 +371,7 @@ class PersonalSet:
         Every member is checked before anything is written: names, sizes (a zip bomb is
         refused from its directory, before inflating), that each input is a 28×28 PNG.
         """
-        name = "the file"
+        name = None  # bytes (the dashboard's upload): "the file"
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
             name = str(path)
@@ -365,11 +381,18 @@ class PersonalSet:
                 raise PersonalError(f"{path}: larger than {MAX_ZIP_BYTES // 2**20} MB")
             source = path.read_bytes()
         if len(source) > MAX_ZIP_BYTES:
-            raise PersonalError(f"{name} is larger than {MAX_ZIP_BYTES // 2**20} MB")
+            mb = MAX_ZIP_BYTES // 2**20
+            raise PersonalError(
+                f"{name} is larger than {mb} MB"
+                if name
+                else _("the file is larger than {mb} MB").format(mb=i18n.number(mb))
+            )
         try:
             zf = zipfile.ZipFile(io.BytesIO(source))
         except (zipfile.BadZipFile, ValueError):
-            raise PersonalError(f"{name} is not a zip file") from None
+            raise PersonalError(
+                f"{name} is not a zip file" if name else _("the file is not a zip file")
+            ) from None
         with zf:
             inputs, drawings = self._checked_members(zf)
             existing = {s.id for s in self.samples()}
@@ -389,18 +412,24 @@ class PersonalSet:
     def _checked_members(zf: zipfile.ZipFile) -> tuple[dict, dict]:
         infos = zf.infolist()
         if len(infos) > MAX_ZIP_MEMBERS:
-            raise PersonalError(f"the zip file holds more than {MAX_ZIP_MEMBERS:,} files")
+            raise PersonalError(
+                _("the zip file holds more than {n} files").format(n=i18n.number(MAX_ZIP_MEMBERS))
+            )
         names = {i.filename for i in infos}
         if "manifest.json" not in names:
-            raise PersonalError("not a set of digits made by MNIST CNN Studio (no manifest.json)")
+            raise PersonalError(
+                _("not a set of digits made by MNIST CNN Studio (no manifest.json)")
+            )
         try:
             manifest = json.loads(zf.read("manifest.json")[:65536])
             version = manifest["format_version"]
         except (ValueError, KeyError, TypeError):
-            raise PersonalError("the zip file's manifest.json is damaged") from None
+            raise PersonalError(_("the zip file's manifest.json is damaged")) from None
         if not isinstance(version, int) or version > ZIP_FORMAT:
             raise PersonalError(
-                f"the zip file is format {version!r}, newer than this version reads ({ZIP_FORMAT})"
+                _(
+                    "the zip file is format {version}, newer than this version reads ({supported})"
+                ).format(version=repr(version), supported=ZIP_FORMAT)
             )
         inputs: dict[str, tuple[int, bytes]] = {}
         drawings: dict[str, bytes] = {}
@@ -410,13 +439,19 @@ class PersonalSet:
                 continue
             match = _MEMBER.match(name)
             if not match:
-                raise PersonalError(f"the zip file holds {name!r}, which is not a sample")
+                raise PersonalError(
+                    _("the zip file holds {name}, which is not a sample").format(name=repr(name))
+                )
             limit = MAX_INPUT_BYTES if match.group(1) is not None else MAX_DRAWING_BYTES
             if info.file_size > limit:
-                raise PersonalError(f"{name} is too large ({info.file_size:,} bytes)")
+                raise PersonalError(
+                    _("{name} is too large ({size} bytes)").format(
+                        name=name, size=i18n.number(info.file_size)
+                    )
+                )
             data = zf.read(info)
             if len(data) > limit:  # the directory lied about the size
-                raise PersonalError(f"{name} is too large")
+                raise PersonalError(_("{name} is too large").format(name=name))
             if match.group(1) is not None:
                 _read_input_png(data, name)
                 inputs[match.group(2)] = (int(match.group(1)), data)
@@ -431,10 +466,14 @@ def _check_drawing(data: bytes, name: str) -> None:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_DRAWING_PIXELS:
-                raise PersonalError(f"{name}: {width}×{height} pixels is too large a drawing")
+                raise PersonalError(
+                    _("{name}: {width}×{height} pixels is too large a drawing").format(
+                        name=name, width=width, height=height
+                    )
+                )
             if image.format != "PNG":
-                raise PersonalError(f"{name}: not a PNG image")
+                raise PersonalError(_("{name}: not a PNG image").format(name=name))
     except PersonalError:
         raise
     except Exception:
-        raise PersonalError(f"{name}: not a readable PNG image") from None
+        raise PersonalError(_("{name}: not a readable PNG image").format(name=name)) from None

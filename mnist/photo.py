@@ -34,6 +34,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from mnist.i18n import _, ngettext
+
 WORK_SIDE = 320  # photos are analysed at most this many pixels on their longer side
 DARK_GROUND = 0.4  # a ground darker than this (0–1) may carry light ink
 PAPER_REDUCTION = 4  # the paper is estimated on the photo reduced this many times
@@ -263,14 +265,19 @@ def overlay(found: Found) -> np.ndarray:
 
 
 def describe(found: Found) -> str:
-    """One sentence for people on what ``overlay`` shows."""
-    parts = ["Orange: the ink read as the digit"]
-    if found.set_aside.any():
-        aside = "blue: marks set aside"
-        if found.lines:
-            aside += f" ({found.lines} straight line{'s' * (found.lines != 1)} or page edges)"
-        parts.append(aside)
-    sentence = "; ".join(parts) + "."
+    """One sentence for people on what ``overlay`` shows (in the session's language)."""
+    if not found.set_aside.any():
+        sentence = _("Orange: the ink read as the digit.")
+    elif found.lines:
+        sentence = ngettext(
+            "Orange: the ink read as the digit; blue: marks set aside ({n} straight line or "
+            "page edges).",
+            "Orange: the ink read as the digit; blue: marks set aside ({n} straight lines or "
+            "page edges).",
+            found.lines,
+        ).format(n=found.lines)
+    else:
+        sentence = _("Orange: the ink read as the digit; blue: marks set aside.")
     if found.thickened:
-        sentence += " Its thin strokes were thickened to MNIST's proportions."
+        sentence += " " + _("Its thin strokes were thickened to MNIST's proportions.")
     return sentence

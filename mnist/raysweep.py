@@ -17,7 +17,8 @@ trial's process moments after telling it (measured on Ray 2.60), leaving a run w
 
 Files: the driver writes ``state.json`` (one writer, ``runs.StatusWriter`` with a heartbeat);
 the Tune loop's callback writes ``trials.json``; Ray Tune keeps its own experiment folder in
-``tune/``. Only the driver imports Ray; the dashboard never does.
+``tune/``. Only the driver imports Ray; the dashboard never does. What it writes is English
+(no dashboard session here); the page translates the messages marked ``N_`` as it shows them.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 from ray.tune.stopper import Stopper  # noqa: E402
 
 from mnist import hardware, runs, sweeps  # noqa: E402
+from mnist.i18n import N_  # noqa: E402
 from mnist.sweeps import SweepState  # noqa: E402
 
 POLL_SECONDS = 0.25  # how often a trial reads its run's new metrics
@@ -373,7 +375,7 @@ def run(sweep_dir: str | os.PathLike) -> SweepState:
     spec = sweeps.SweepSpec.from_dict(runs.read_json(sweep_dir / sweeps.SPEC))
     writer = runs.StatusWriter(
         sweep_dir,
-        SweepState(state=sweeps.RUNNING, pid=os.getpid(), message="starting Ray",
+        SweepState(state=sweeps.RUNNING, pid=os.getpid(), message=N_("starting Ray"),
                    started=time.time()),
         name=sweeps.STATE,
     )  # fmt: skip
@@ -387,7 +389,7 @@ def run(sweep_dir: str | os.PathLike) -> SweepState:
     try:
         if sweeps.stop_requested(sweep_dir):  # stopped before it began: nothing to start
             writer.update(force=True, state=sweeps.STOPPED, finished=time.time(),
-                          message="stopped before any trial started")  # fmt: skip
+                          message=N_("stopped before any trial started"))  # fmt: skip
             return writer.status
         where = connect(spec.address, spec.cpus_per_trial)
         started_ray = True
@@ -397,13 +399,13 @@ def run(sweep_dir: str | os.PathLike) -> SweepState:
         cpus = float(ray.cluster_resources().get("CPU", 0))
         concurrency = max(1, int(cpus // spec.cpus_per_trial))
         if spec.address is not None:
-            writer.update(force=True, message="checking every node sees the runs folder")
+            writer.update(force=True, message=N_("checking every node sees the runs folder"))
             check_storage(sweep_dir)
-        writer.update(force=True, message="running trials", address=where, nodes=len(alive),
+        writer.update(force=True, message=N_("running trials"), address=where, nodes=len(alive),
                       cpus=cpus, concurrency=concurrency)  # fmt: skip
         if not sweeps.stop_requested(sweep_dir):
             _tuner(sweep_dir, spec, concurrency).fit()
-        writer.update(force=True, message="waiting for the last models to be saved")
+        writer.update(force=True, message=N_("waiting for the last models to be saved"))
         _wait_for_trials(sweep_dir)
         final = sweeps.STOPPED if sweeps.stop_requested(sweep_dir) else sweeps.DONE
         writer.update(force=True, state=final, finished=time.time(), message=None)

@@ -18,9 +18,11 @@ import fcntl
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
+import string
 import subprocess
 import sys
 import threading
@@ -32,8 +34,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from mnist import TRAIN_IMAGES, access
+from mnist import TRAIN_IMAGES, access, i18n
 from mnist.config import FinetuneConfig, ModelConfig, TrainConfig, migrate_optimizer_fields
+from mnist.i18n import N_, _
 from mnist.records import (
     DONE,
     FAILED,
@@ -63,12 +66,27 @@ __all__ = [  # the run states, re-exported: runs.DONE reads better than records.
     "state_label",
 ]  # fmt: skip
 
-# What a live run's status says while it is not training yet.
-STARTING = "starting: loading TensorFlow"  # the worker is up, TensorFlow loads (seconds)
-WAITING = "waiting for another run to finish"  # queued for a training slot
-LOADING = "loading data"  # has its slot, reads MNIST and builds the model
-STOPPED_WAITING = "stopped while waiting for a training slot"
-STOPPED_STARTING = "stopped before training began"
+# What a live run's status says while it is not training yet. The records keep the English;
+# pages show _(status.message), so every message a worker writes is marked with N_.
+STARTING = N_("starting: loading TensorFlow")  # the worker is up, TensorFlow loads (seconds)
+WAITING = N_("waiting for another run to finish")  # queued for a training slot
+LOADING = N_("loading data")  # has its slot, reads MNIST and builds the model
+STOPPED_WAITING = N_("stopped while waiting for a training slot")
+STOPPED_STARTING = N_("stopped before training began")
+STOP_REQUESTED = N_("stop requested")  # a reader's word for a run whose STOP file is there
+
+# Why a worker ended a run that diverged (status.json's ``error``, in English): one sentence
+# with its parts, so that ``error_text`` can say it again in the reader's language.
+DIVERGED = N_(
+    "training diverged at {where}: {what}; try a lower learning rate (or batch normalisation)"
+)
+DIVERGED_WEIGHTS = N_("training diverged: the weights became NaN or infinite")
+AT_BATCH = N_("epoch {epoch}, batch {batch}")
+AT_EPOCH = N_("epoch {epoch}")
+LOSS_BECAME = N_("the loss became {loss}")
+NONFINITE_OUTPUTS = N_("the model's weights or outputs became NaN or infinite")
+NONFINITE_WEIGHTS = N_("its weights became NaN or infinite")
+_ERROR_TEMPLATES = (DIVERGED, AT_BATCH, AT_EPOCH, LOSS_BECAME)  # the longer of a kind first
 
 STAGE_ABANDONED_SECONDS = 3600.0  # a half-made run folder this old has lost its creator
 HEARTBEAT_SECONDS = 1.0  # how often a worker rewrites status.json, busy or not
@@ -99,9 +117,15 @@ def max_concurrent_runs(value: int | None = None) -> int:
         try:
             value = int(raw) if raw else DEFAULT_MAX_RUNS
         except ValueError:
-            raise RunError(f"{MAX_RUNS_ENV} must be a whole number, not {raw!r}") from None
+            raise RunError(
+                _("{name} must be a whole number, not {value}").format(
+                    name=MAX_RUNS_ENV, value=repr(raw)
+                )
+            ) from None
     if value < 1:
-        raise RunError(f"the number of concurrent runs must be at least 1, not {value}")
+        raise RunError(
+            _("the number of concurrent runs must be at least 1, not {value}").format(value=value)
+        )
     return value
 
 
@@ -124,11 +148,11 @@ def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise RunError(f"{path}: missing") from None
+        raise RunError(_("{path}: missing").format(path=path)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunError(f"{path}: unreadable ({exc})") from None
+        raise RunError(_("{path}: unreadable ({error})").format(path=path, error=exc)) from None
     if not isinstance(data, dict):
-        raise RunError(f"{path}: expected a JSON object")
+        raise RunError(_("{path}: expected a JSON object").format(path=path))
     return data
 
 
@@ -219,8 +243,10 @@ class RunConfig:
         version = data.get("format_version", 1)
         if not isinstance(version, int) or version > CONFIG_FORMAT:
             raise ValueError(
-                f"config format {version!r} is newer than this version of MNIST CNN Studio "
-                f"reads ({CONFIG_FORMAT})"
+                _(
+                    "config format {version} is newer than this version of MNIST CNN Studio "
+                    "reads ({supported})"
+                ).format(version=repr(version), supported=CONFIG_FORMAT)
             )
         model, train = data["model"], data["train"]
         if model is not None and train is not None:
@@ -324,16 +350,19 @@ def read_status(run_dir: Path, now: float | None = None) -> RunStatus:
         status = RunStatus(state=QUEUED, heartbeat=created)
     if status.state in (QUEUED, RUNNING) and (run_dir / STOP_FILE).exists():
         # Asked to stop: the worker sees it at its next batch; say so already.
-        status = status.replace(state=STOPPING, message="stop requested")
+        status = status.replace(state=STOPPING, message=STOP_REQUESTED)
     if status.is_live:
         lost = lost_writer(status.pid, status.heartbeat, now)
         if lost is None:
             return status
         ended, silent = lost
+        # Worked out as it is read, never written: in the reader's language.
         reason = (
-            "the worker process ended without finishing the run (killed or crashed)"
+            _("the worker process ended without finishing the run (killed or crashed)")
             if ended
-            else f"the worker has not reported for {silent:.0f} s (hung or killed)"
+            else _("the worker has not reported for {seconds} s (hung or killed)").format(
+                seconds=f"{silent:.0f}"
+            )
         )
         status = status.replace(state=FAILED, error=reason, stale=True)
     return status
@@ -358,18 +387,20 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     """Read one run folder; a missing or corrupt one raises ``RunError``."""
     path = Path(run_dir)
     if not path.is_dir():
-        raise RunError(f"{path}: no such run")
+        raise RunError(_("{path}: no such run").format(path=path))
     try:
         config = RunConfig.from_dict(read_json(path / CONFIG))
     except (KeyError, TypeError, ValueError) as exc:
-        raise RunError(f"{path / CONFIG}: invalid run config ({exc})") from None
+        raise RunError(
+            _("{path}: invalid run config ({error})").format(path=path / CONFIG, error=exc)
+        ) from None
     return Run(path=path, config=config, status=read_status(path))
 
 
 def find_run(run_id: str, runs_dir: str | os.PathLike | None = None) -> Run:
     """The run called ``run_id`` in the runs folder."""
     if not run_id or "/" in run_id or run_id.startswith("."):
-        raise RunError(f"{run_id!r} is not a run id")
+        raise RunError(_("{run_id} is not a run id").format(run_id=repr(run_id)))
     return load_run(resolve_runs_dir(runs_dir) / run_id)
 
 
@@ -631,7 +662,11 @@ def delete_run(run_dir: str | os.PathLike, person: access.Person | None = None) 
 
 def _remove(run: Run) -> None:
     if run.is_live:
-        raise RunError(f"run {run.run_id} is {run.state}; stop it before deleting it")
+        raise RunError(
+            _("run {run_id} is {state}; stop it before deleting it").format(
+                run_id=run.run_id, state=state_label(run.state)
+            )
+        )
     # Rename first: the folder vanishes from listings at once, never half-deleted.
     trash = run.path.with_name(f".deleting-{run.run_id}-{os.getpid()}")
     os.replace(run.path, trash)
@@ -720,7 +755,8 @@ def clock(seconds: float | None) -> str:
 
 
 def progress(status: RunStatus) -> tuple[float, str]:
-    """Fraction done (0–1) and one line of progress for people."""
+    """Fraction done (0–1) and one line of progress for people (in the dashboard session's
+    language; the worker's messages are kept in English and translated here)."""
     state = status.state
     total = status.total_steps or 0
     fraction = min(1.0, status.step / total) if total else 0.0
@@ -728,22 +764,46 @@ def progress(status: RunStatus) -> tuple[float, str]:
         fraction = 1.0
     if state == QUEUED:
         if not worker_reported(status):
-            return 0.0, "starting the worker process"
-        return 0.0, status.message or "queued: waiting for a training slot"
+            return 0.0, _("starting the worker process")
+        return 0.0, _(status.message or N_("queued: waiting for a training slot"))
     parts = []
     if status.epochs:
-        parts.append(f"epoch {status.epoch}/{status.epochs}")
+        parts.append(_("epoch {epoch}/{epochs}").format(epoch=status.epoch, epochs=status.epochs))
     if status.batches:
-        parts.append(f"batch {status.batch}/{status.batches}")
+        parts.append(
+            _("batch {batch}/{batches}").format(batch=status.batch, batches=status.batches)
+        )
     if status.samples_per_second:
-        parts.append(f"{status.samples_per_second:,.0f} samples/s")
+        parts.append(_("{rate} samples/s").format(rate=i18n.number(status.samples_per_second, 0)))
     if status.elapsed is not None or status.train_seconds is not None:
-        parts.append(f"elapsed {clock(status.train_seconds or status.elapsed)}")
+        parts.append(_("elapsed {time}").format(time=clock(status.train_seconds or status.elapsed)))
     if status.is_live and status.eta_seconds is not None:
-        parts.append(f"ETA {clock(status.eta_seconds)}")
+        parts.append(_("ETA {time}").format(time=clock(status.eta_seconds)))
     if status.is_live and status.message:
-        parts.append(status.message)
-    return fraction, " · ".join(parts) or state
+        parts.append(_(status.message))
+    return fraction, " · ".join(parts) or state_label(state)
+
+
+def _template_pattern(template: str) -> re.Pattern:
+    """A regular expression matching what ``template.format(...)`` gives, a group per field."""
+    pattern = ""
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        pattern += re.escape(literal) + (f"(?P<{name}>.+?)" if name else "")
+    return re.compile(pattern, re.DOTALL)
+
+
+def error_text(error: str | None) -> str:
+    """A run's ``error`` as the session reads it: a sentence the worker words itself
+    (``DIVERGED`` and its parts), translated with its values; any other text translated if it
+    is a known message, else as it is (a Python exception's words)."""
+    if not error:
+        return ""
+    for template in _ERROR_TEMPLATES:
+        match = _template_pattern(template).fullmatch(error)
+        if match:
+            values = {name: error_text(value) for name, value in match.groupdict().items()}
+            return _(template).format(**values)
+    return _(error)
 
 
 def epochs_text(status: RunStatus, planned: int) -> str:

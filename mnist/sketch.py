@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
-from mnist import IMAGE_SIDE, NUM_CLASSES
+from mnist import IMAGE_SIDE, NUM_CLASSES, i18n
 from mnist.evaluation import check_probabilities
+from mnist.i18n import _
 from mnist.photo import Found, find_ink
 
 DIGIT_BOX = 20  # MNIST digits were fitted in 20×20 and centred by mass in 28×28
@@ -58,9 +59,13 @@ def _to_ink(image: Image.Image | np.ndarray, photo: bool | None) -> tuple[np.nda
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise SketchError(f"expected a grayscale, RGB or RGBA image, got shape {array.shape}")
+        raise SketchError(
+            _("expected a grayscale, RGB or RGBA image, got shape {shape}").format(
+                shape=array.shape
+            )
+        )
     if array.size == 0:
-        raise SketchError("the image has no pixels")
+        raise SketchError(_("the image has no pixels"))
     # uint8 images are 0–255; float arrays may already be 0–1; boolean masks are 0/1.
     small = array.dtype.kind == "b" or (array.dtype.kind == "f" and float(array.max()) <= 1.0)
     full = 1.0 if small else 255.0
@@ -136,7 +141,10 @@ def fit(ink: np.ndarray) -> np.ndarray:
     mask = ink > INK_LEVEL
     count = int(mask.sum())
     if count < max(MIN_INK_PIXELS, MIN_INK_FRACTION * ink.size):
-        raise EmptySketch("no digit found: the image is blank, or its marks are too faint or small")
+        # No full stop: the Sketch page and the CLI each end the sentence their way.
+        raise EmptySketch(
+            _("no digit found: the image is blank, or its marks are too faint or small")
+        )
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -165,10 +173,11 @@ def fit(ink: np.ndarray) -> np.ndarray:
 def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> Image.Image:
     """Open an image file or bytes, refusing unreadable, huge or absurdly large images.
 
-    Messages start with ``name`` (default: the path, or "the image" for bytes).
+    Messages start with ``name`` (default: the path, or "the image" for bytes) and are in the
+    session's language (the dashboard shows them).
     """
     if name is None:
-        name = "the image" if isinstance(source, bytes) else str(source)
+        name = _("the image") if isinstance(source, bytes) else str(source)
     try:
         if isinstance(source, bytes):
             size = len(source)
@@ -179,32 +188,43 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> Im
             fh = path
         if size > MAX_FILE_BYTES:
             raise SketchError(
-                f"{name}: file too large ({size / 1e6:.0f} MB; at most "
-                f"{MAX_FILE_BYTES / 1e6:.0f} MB)"
+                _("{name}: file too large ({size} MB; at most {limit} MB)").format(
+                    name=name,
+                    size=i18n.number(size / 1e6, 0),
+                    limit=i18n.number(MAX_FILE_BYTES / 1e6, 0),
+                )
             )
         with warnings.catch_warnings():  # PIL's own bomb warning: the check below says it
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(fh)
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise SketchError(f"{name}: image too large ({width}×{height} pixels)")
+            raise SketchError(
+                _("{name}: image too large ({width}×{height} pixels)").format(
+                    name=name, width=width, height=height
+                )
+            )
         image.load()
     except SketchError:
         raise
     except FileNotFoundError:
-        raise SketchError(f"{name}: no such file") from None
+        raise SketchError(_("{name}: no such file").format(name=name)) from None
     except IsADirectoryError:
-        raise SketchError(f"{name}: is a folder, not an image") from None
+        raise SketchError(_("{name}: is a folder, not an image").format(name=name)) from None
     except Image.DecompressionBombError:
         raise SketchError(
-            f"{name}: image too large (more than {MAX_PIXELS / 1e6:.0f} million pixels)"
+            _("{name}: image too large (more than {millions} million pixels)").format(
+                name=name, millions=i18n.number(MAX_PIXELS / 1e6, 0)
+            )
         ) from None
     except UnidentifiedImageError:
         raise SketchError(
-            f"{name} is not an image this app can read: use a PNG or JPEG file"
+            _("{name} is not an image this app can read: use a PNG or JPEG file").format(name=name)
         ) from None
     except OSError:
-        raise SketchError(f"{name}: the image file is damaged or cut short") from None
+        raise SketchError(
+            _("{name}: the image file is damaged or cut short").format(name=name)
+        ) from None
     return image
 
 
@@ -222,5 +242,9 @@ def classify(model, x: np.ndarray) -> np.ndarray:
     """
     probs = np.asarray(model.predict_on_batch(x[np.newaxis]), dtype=np.float32)[0]
     if probs.shape != (NUM_CLASSES,):
-        raise ValueError(f"the model returned shape {probs.shape}, expected ({NUM_CLASSES},)")
+        raise ValueError(
+            _("the model returned shape {shape}, expected ({classes},)").format(
+                shape=probs.shape, classes=NUM_CLASSES
+            )
+        )
     return check_probabilities(probs)

@@ -34,6 +34,7 @@ import numpy as np
 
 from mnist import access, runs
 from mnist.config import OPTIMIZERS, PRESETS, SCHEDULES, ModelConfig, TrainConfig
+from mnist.i18n import N_, _
 from mnist.records import FormatError, _known
 
 KINDS = ("choice", "uniform", "loguniform", "int")
@@ -63,21 +64,36 @@ def _as_bool(text: str) -> bool:
 
 
 # Field → (type of a value, what it changes, in words). "filters", "dense_units" and the
-# dropouts change the preset's architecture; the rest are training settings.
+# dropouts change the preset's architecture; the rest are training settings. The words are
+# English (the CLI's); ``field_words`` gives them in the session's language.
+ONE_OF = N_("one of {choices}")
+CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}  # the fields ONE_OF describes
 SEARCHABLE: dict[str, tuple[type, str]] = {
-    "learning_rate": (float, "the (peak) learning rate"),
-    "batch_size": (int, "images per training step"),
-    "optimizer": (str, f"one of {', '.join(OPTIMIZERS)}"),
-    "lr_schedule": (str, f"one of {', '.join(SCHEDULES)}"),
-    "epochs": (int, "passes over the training images"),
-    "train_size": (int, "training images (a stratified subset)"),
-    "augment": (bool, "random rotation, shift and zoom of training images"),
-    "seed": (int, "the seed of split, shuffling, weights and augmentation"),
-    "filters": (int, "the first conv block's filters; later blocks keep the preset's ratios"),
-    "dense_units": (int, "units of every hidden dense layer"),
-    "dropout": (float, "dropout before the 10-way layer"),
-    "block_dropout": (float, "dropout after every conv block"),
+    "learning_rate": (float, N_("the (peak) learning rate")),
+    "batch_size": (int, N_("images per training step")),
+    "optimizer": (str, ONE_OF.format(choices=", ".join(OPTIMIZERS))),
+    "lr_schedule": (str, ONE_OF.format(choices=", ".join(SCHEDULES))),
+    "epochs": (int, N_("passes over the training images")),
+    "train_size": (int, N_("training images (a stratified subset)")),
+    "augment": (bool, N_("random rotation, shift and zoom of training images")),
+    "seed": (int, N_("the seed of split, shuffling, weights and augmentation")),
+    "filters": (
+        int,
+        N_("the first conv block's filters; later blocks keep the preset's ratios"),
+    ),
+    "dense_units": (int, N_("units of every hidden dense layer")),
+    "dropout": (float, N_("dropout before the 10-way layer")),
+    "block_dropout": (float, N_("dropout after every conv block")),
 }
+
+
+def field_words(name: str) -> str:
+    """What searching ``name`` changes, in words of the session's language."""
+    if name in CHOICES:
+        return _(ONE_OF).format(choices=", ".join(CHOICES[name]))
+    return _(SEARCHABLE[name][1])
+
+
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
 
@@ -92,29 +108,50 @@ class Param:
     high: float = 0.0
 
     def __post_init__(self) -> None:
+        # Messages start "NAME: " (``parse`` and ``plan_trials`` take that prefix off).
         if self.name not in SEARCHABLE:
             raise ValueError(
-                f"{self.name!r} cannot be searched; one of {', '.join(sorted(SEARCHABLE))}"
+                _("{name} cannot be searched; one of {names}").format(
+                    name=repr(self.name), names=", ".join(sorted(SEARCHABLE))
+                )
             )
         if self.kind not in KINDS:
-            raise ValueError(f"{self.name}: the range must be one of {', '.join(KINDS)}")
+            raise ValueError(
+                _("{name}: the range must be one of {kinds}").format(
+                    name=self.name, kinds=", ".join(KINDS)
+                )
+            )
         kind, typ = self.kind, SEARCHABLE[self.name][0]
         if kind == "choice":
             if not self.values:
-                raise ValueError(f"{self.name}: choice needs at least one value")
+                raise ValueError(
+                    _("{name}: choice needs at least one value").format(name=self.name)
+                )
             return
         if typ in (str, bool):
-            raise ValueError(f"{self.name}: use choice:… (it takes {typ.__name__} values)")
+            raise ValueError(
+                _("{name}: use choice:… (it takes {type} values)").format(
+                    name=self.name, type=typ.__name__
+                )
+            )
         if not (math.isfinite(self.low) and math.isfinite(self.high) and self.low < self.high):
             raise ValueError(
-                f"{self.name}: the range needs LOW < HIGH, got {self.low:g}:{self.high:g}"
+                _("{name}: the range needs LOW < HIGH, got {low}:{high}").format(
+                    name=self.name, low=f"{self.low:g}", high=f"{self.high:g}"
+                )
             )
         if kind == "loguniform" and self.low <= 0:
-            raise ValueError(f"{self.name}: a log-uniform range needs LOW above 0")
+            raise ValueError(
+                _("{name}: a log-uniform range needs LOW above 0").format(name=self.name)
+            )
         if kind == "int" and (self.low != int(self.low) or self.high != int(self.high)):
-            raise ValueError(f"{self.name}: int:LOW:HIGH takes whole numbers")
+            raise ValueError(_("{name}: int:LOW:HIGH takes whole numbers").format(name=self.name))
         if typ is int and kind != "int":
-            raise ValueError(f"{self.name}: takes whole numbers; use int:LOW:HIGH or choice:…")
+            raise ValueError(
+                _("{name}: takes whole numbers; use int:LOW:HIGH or choice:…").format(
+                    name=self.name
+                )
+            )
 
     @classmethod
     def parse(cls, text: str) -> Param:
@@ -180,7 +217,9 @@ def check_space(params: list[Param]) -> list[Param]:
     names = [p.name for p in params]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise ValueError(f"{', '.join(twice)} searched twice; give each field one range")
+        raise ValueError(
+            _("{names} searched twice; give each field one range").format(names=", ".join(twice))
+        )
     if not params:
         raise ValueError("a sweep needs at least one --param to vary")
     return params
@@ -205,17 +244,21 @@ def apply(preset: str, values: dict[str, Any]) -> tuple[ModelConfig, TrainConfig
         elif name == "dense_units":
             if not model.dense_units:
                 raise ValueError(
-                    f"dense_units: the {preset} model has no hidden dense layer; vary it with a "
-                    "preset that has one (fast, best)"
+                    _(
+                        "dense_units: the {preset} model has no hidden dense layer; vary it with "
+                        "a preset that has one (fast, best)"
+                    ).format(preset=preset)
                 )
-            model = dataclasses.replace(model, dense_units=tuple(value for _ in model.dense_units))
+            model = dataclasses.replace(
+                model, dense_units=tuple(value for _unit in model.dense_units)
+            )
         elif name == "dropout":
             model = dataclasses.replace(model, dense_dropout=value)
         elif name == "block_dropout":
             blocks = tuple(dataclasses.replace(b, dropout=value) for b in model.conv_blocks)
             model = dataclasses.replace(model, conv_blocks=blocks)
         else:
-            raise ValueError(f"{name!r} cannot be searched")
+            raise ValueError(_("{name} cannot be searched").format(name=repr(name)))
     return model, TrainConfig.from_dict(train)
 
 
@@ -225,9 +268,9 @@ SPEC, STATE, STOP_FILE, LOG = "sweep.json", "state.json", "STOP", "driver.log"
 TRIALS = "trials.json"  # what Ray Tune heard from each trial (mnist.raysweep's callback)
 TUNE = "tune"  # Ray Tune's own experiment folder (its writer: Ray Tune)
 SCHEDULERS = ("none", "asha")
-SCHEDULER_WORDS = {
-    "none": "every trial trains all its epochs",
-    "asha": "after each epoch, trials in the worse half so far stop early (ASHA)",
+SCHEDULER_WORDS = {  # English (the CLI's help); the page shows _(words)
+    "none": N_("every trial trains all its epochs"),
+    "asha": N_("after each epoch, trials in the worse half so far stop early (ASHA)"),
 }
 METRIC = "val_accuracy"  # what trials are compared on, as Ray Tune sees it (mode: max)
 MAX_TRIALS = 500
@@ -260,13 +303,23 @@ class SweepSpec:
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; one of {', '.join(PRESETS)}")
+            raise ValueError(
+                _("unknown preset {preset}; one of {presets}").format(
+                    preset=repr(self.preset), presets=", ".join(PRESETS)
+                )
+            )
         if not 1 <= self.trials <= MAX_TRIALS:
-            raise ValueError(f"trials must be 1 to {MAX_TRIALS}, not {self.trials}")
+            raise ValueError(
+                _("trials must be 1 to {most}, not {trials}").format(
+                    most=MAX_TRIALS, trials=self.trials
+                )
+            )
         if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}")
+            raise ValueError(
+                _("scheduler must be one of {schedulers}").format(schedulers=", ".join(SCHEDULERS))
+            )
         if self.cpus_per_trial < 1:
-            raise ValueError("each trial needs at least one CPU")
+            raise ValueError(_("each trial needs at least one CPU"))
 
     @property
     def max_epochs(self) -> int:
@@ -315,9 +368,9 @@ def plan_trials(preset: str, params: list[Param], trials: int, seed: int) -> lis
                 reason = str(exc).removeprefix(f"{param.name}: ")
                 raise ValueError(f"{param.text()}: {reason}") from None
     if not PRESETS[preset].train.validation_size:
-        raise ValueError("trials are compared on validation accuracy: keep validation images")
+        raise ValueError(_("trials are compared on validation accuracy: keep validation images"))
     rng = np.random.default_rng(seed)
-    plan = [{p.name: p.sample(rng) for p in params} for _ in range(trials)]
+    plan = [{p.name: p.sample(rng) for p in params} for _trial in range(trials)]
     for values in plan:
         apply(preset, values)
     return plan
@@ -338,7 +391,11 @@ def new_spec(
     """A checked spec with its trials drawn (``ValueError`` in one sentence otherwise);
     ``owner``: who starts it (default: the machine's user)."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; one of {', '.join(PRESETS)}")
+        raise ValueError(
+            _("unknown preset {preset}; one of {presets}").format(
+                preset=repr(preset), presets=", ".join(PRESETS)
+            )
+        )
     plan = plan_trials(preset, params, trials, seed)
     return SweepSpec(preset, tuple(params), trials, seed, scheduler, cpus_per_trial,
                      address or None, tuple(plan), time.time(), command,
@@ -353,19 +410,29 @@ def check_address(address: str) -> None:
     otherwise): Ray itself retries an unreachable address for minutes, logging as it goes."""
     if address.startswith("ray://"):
         raise SweepError(
-            f"{address}: Ray Client (ray://) addresses are not supported; run the sweep on "
-            "a machine of the cluster with its GCS address (HOST:6379, or auto)"
+            _(
+                "{address}: Ray Client (ray://) addresses are not supported; run the sweep on "
+                "a machine of the cluster with its GCS address (HOST:6379, or auto)"
+            ).format(address=address)
         )
     if address == "auto":
         return  # Ray finds the cluster this machine belongs to, or says it has none
     host, colon, port = address.rpartition(":")
     if not colon or not host or not port.isdigit():
-        raise SweepError(f"{address!r} is not a Ray cluster address: write HOST:PORT")
+        raise SweepError(
+            _("{address} is not a Ray cluster address: write HOST:PORT").format(
+                address=repr(address)
+            )
+        )
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        raise SweepError(f"cannot reach the Ray cluster at {address}: {reason}") from None
+        raise SweepError(
+            _("cannot reach the Ray cluster at {address}: {reason}").format(
+                address=address, reason=reason
+            )
+        ) from None
 
 
 def sweeps_dir(runs_dir: str | os.PathLike | None = None) -> Path:
@@ -382,9 +449,11 @@ def create_sweep(spec: SweepSpec, runs_dir: str | os.PathLike | None = None) -> 
 
 
 # -- its state, as the driver writes it -----------------------------------------------------
+# The run states (records.state_label shows them); a sweep's state is one of them.
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 DONE, STOPPED, FAILED = "done", "stopped", "failed"
 LIVE = (QUEUED, RUNNING, STOPPING)
+STOP_REQUESTED = N_("stop requested")  # a stopping sweep's message (the page shows _(…))
 
 
 @dataclass(frozen=True)
@@ -437,23 +506,27 @@ def read_state(sweep_dir: Path, now: float | None = None) -> SweepState:
         with contextlib.suppress(runs.RunError, TypeError, ValueError):
             state = state.replace(heartbeat=float(runs.read_json(sweep_dir / SPEC)["created"]))
     if state.state in (QUEUED, RUNNING) and (sweep_dir / STOP_FILE).exists():
-        state = state.replace(state=STOPPING, message="stop requested")
+        state = state.replace(state=STOPPING, message=STOP_REQUESTED)
     if state.is_live:
         lost = runs.lost_writer(state.pid, state.heartbeat, now)
         if lost is None:
             return state
         ended, silent = lost
+        # Worked out as it is read, never written: in the reader's language.
         reason = (
-            "the sweep's driver process ended without finishing (killed or crashed)"
+            _("the sweep's driver process ended without finishing (killed or crashed)")
             if ended
-            else f"the sweep's driver has not reported for {silent:.0f} s"
+            else _("the sweep's driver has not reported for {seconds} s").format(
+                seconds=f"{silent:.0f}"
+            )
         )
         state = state.replace(state=FAILED, error=reason, stale=True)
     return state
 
 
 # -- reading a sweep with its trials --------------------------------------------------------
-PENDING, SKIPPED, PRUNED = "pending", "not started", "stopped early"
+# A trial's states besides a run's (the page shows _(state), the records keep the English)
+PENDING, SKIPPED, PRUNED = N_("pending"), N_("not started"), N_("stopped early")
 
 
 @dataclass(frozen=True)
@@ -534,11 +607,13 @@ def load_sweep(sweep_dir: str | os.PathLike, run_index: dict | None = None) -> S
     """A sweep folder with its trials' runs (``RunError`` for a missing or corrupt one)."""
     path = Path(sweep_dir)
     if not path.is_dir():
-        raise runs.RunError(f"{path}: no such sweep")
+        raise runs.RunError(_("{folder}: no such sweep").format(folder=path))
     try:
         spec = SweepSpec.from_dict(runs.read_json(path / SPEC))
     except (KeyError, TypeError, ValueError) as exc:
-        raise runs.RunError(f"{path / SPEC}: invalid sweep ({exc})") from None
+        raise runs.RunError(
+            _("{file}: invalid sweep ({error})").format(file=path / SPEC, error=exc)
+        ) from None
     state = read_state(path)
     try:
         heard = runs.read_json(path / TRIALS).get("trials") or {}
@@ -572,10 +647,10 @@ def list_sweeps(runs_dir: str | os.PathLike | None = None) -> tuple[list[Sweep],
 
 def find_sweep(sweep_id: str, runs_dir: str | os.PathLike | None = None) -> Sweep:
     if not sweep_id or "/" in sweep_id or sweep_id.startswith("."):
-        raise runs.RunError(f"{sweep_id!r} is not a sweep id")
+        raise runs.RunError(_("{id} is not a sweep id").format(id=repr(sweep_id)))
     path = sweeps_dir(runs_dir) / sweep_id
     if not path.is_dir():
-        raise runs.RunError(f"no sweep {sweep_id} in {path.parent}")
+        raise runs.RunError(_("no sweep {id} in {folder}").format(id=sweep_id, folder=path.parent))
     return load_sweep(path)
 
 

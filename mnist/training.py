@@ -28,6 +28,7 @@ from mnist._tf import keras, tf
 from mnist.config import TrainConfig
 from mnist.evaluation import evaluate_predictions, predict_probabilities
 from mnist.hardware import cpu_threads, resolve_precision
+from mnist.i18n import N_
 from mnist.models import build_model, save_model_atomic
 from mnist.records import BatchRecord, EpochRecord, RunStatus
 
@@ -319,10 +320,8 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._epoch = 1
 
     def _stop(self, what: str, where: str) -> None:
-        self.diverged = (
-            f"training diverged at {where}: {what}; try a lower learning rate "
-            "(or batch normalisation)"
-        )
+        # English in status.json; runs.error_text says it in the dashboard's language
+        self.diverged = runs.DIVERGED.format(where=where, what=what)
         self.model.stop_training = True
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
@@ -330,16 +329,16 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         logs = logs or {}
-        where = f"epoch {self._epoch}, batch {batch + 1}"
+        where = runs.AT_BATCH.format(epoch=self._epoch, batch=batch + 1)
         loss = logs.get("loss")
         if loss is None or not math.isfinite(float(loss)):
-            self._stop(f"the loss became {loss}", where)
+            self._stop(runs.LOSS_BECAME.format(loss=loss), where)
         elif float(logs.get(NONFINITE, 0.0)) != 0.0:
-            self._stop("the model's weights or outputs became NaN or infinite", where)
+            self._stop(runs.NONFINITE_OUTPUTS, where)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         if self.diverged is None and not weights_finite(self.model):
-            self._stop("its weights became NaN or infinite", f"epoch {epoch + 1}")
+            self._stop(runs.NONFINITE_WEIGHTS, runs.AT_EPOCH.format(epoch=epoch + 1))
 
 
 class EpochTensorBoard(keras.callbacks.TensorBoard):
@@ -595,7 +594,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     else:
         model = _finetune_base(run_dir, config)
         precision = model.dtype_policy.name
-        status.update(force=True, message="scoring the base model")
+        status.update(force=True, message=N_("scoring the base model"))
         before_mnist = predict_probabilities(model, dataset.test_images)
         before_personal = predict_probabilities(model, personal.x_test).argmax(axis=1)
         if stop():  # asked while the base model was scored: nothing trained, nothing to save
@@ -637,7 +636,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
         callbacks.append(early)
     status.update(
         force=True,
-        message="training",
+        message=N_("training"),  # English in status.json; pages show _(message)
         train_samples=len(y_train),
         validation_samples=len(split.y_val),
         params=model.count_params(),
@@ -655,7 +654,7 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
     )  # the dataset shuffles itself
     train_seconds = time.perf_counter() - t0
     if guard.diverged is None and not weights_finite(model):  # stopped mid-epoch, say
-        guard.diverged = "training diverged: the weights became NaN or infinite"
+        guard.diverged = runs.DIVERGED_WEIGHTS
     if guard.diverged:
         status.update(
             force=True,
@@ -665,9 +664,11 @@ def _train(run_dir, config, status, stop, report, data_dir) -> None:
             train_seconds=round(train_seconds, 2),
         )
         return
-    status.update(force=True, message="saving the model", **_early_stopping_report(early, recorder))
+    status.update(
+        force=True, message=N_("saving the model"), **_early_stopping_report(early, recorder)
+    )
     _save_model(model, run_dir)
-    status.update(force=True, message="evaluating on the 10,000 test images")
+    status.update(force=True, message=N_("evaluating on the 10,000 test images"))
     probs = predict_probabilities(model, dataset.test_images)  # (10000, 10)
     evaluation = evaluate_predictions(dataset.test_labels, probs)
     # The probabilities first: a run with evaluation.json has them too (the Evaluate page

@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from mnist.i18n import _
 from mnist.ui import page_header, require_router
 from mnist.ui.digits_panel import save_box
 from mnist.ui.evaluate_panel import model_in_use
@@ -11,15 +12,17 @@ from mnist.ui.sketch_panel import answer, drawing_canvas, network_input, read_up
 require_router("pages/sketch.py")
 
 page_header(
-    "Sketch a digit",
-    "Draw with the mouse (or a finger), or upload a photo of a "
-    "digit: the network answers when you lift the pen.",
+    _("Sketch a digit"),
+    _(
+        "Draw with the mouse (or a finger), or upload a photo of a "
+        "digit: the network answers when you lift the pen."
+    ),
 )
 choice = model_in_use(".")
 
 
 # Both tabs stay on the page (only one shows), so switching keeps the drawing and the upload.
-draw, upload = st.tabs(["Draw", "Upload an image"])
+draw, upload = st.tabs([_("Draw"), _("Upload an image")])
 with draw:
     canvas_col, input_col, answer_col = st.columns([1.2, 0.8, 1.6], gap="medium")
     with canvas_col:
@@ -27,7 +30,7 @@ with draw:
     with input_col:
         x = network_input(drawing, "canvas")
     with answer_col:
-        answer(x, choice, "Draw a digit on the black square to see what the network thinks.")
+        answer(x, choice, _("Draw a digit on the black square to see what the network thinks."))
         save_box(x, drawing, "canvas")
 with upload:
     file_col, input_col, answer_col = st.columns([1.2, 0.8, 1.6], gap="medium")
@@ -36,8 +39,8 @@ with upload:
     with input_col:
         x = network_input(image, "upload")
     with answer_col:
-        hint = "Upload a photo or scan of one digit to see what the network thinks."
+        hint = _("Upload a photo or scan of one digit to see what the network thinks.")
         if image is not None and x is None:
-            hint = "Try a photo of one digit, dark on light paper or light on dark."
+            hint = _("Try a photo of one digit, dark on light paper or light on dark.")
         answer(x, choice, hint, "upload")
         save_box(x, None if image is None else np.asarray(image.convert("RGB")), "upload")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from mnist import sweeps
+from mnist.i18n import _
 from mnist.ui import page_header, require_router
 from mnist.ui.sweep_panel import (
     shown_sweep,
@@ -15,19 +16,24 @@ from mnist.ui.sweep_panel import (
 require_router("pages/sweep.py")
 
 page_header(
-    "Sweep",
-    "Which learning rate, batch size or width wins? Pick settings to vary and how many trials: "
-    "each trial trains in its own process on Ray Tune — side by side on this machine, or "
-    "spread over a cluster — and poor ones can stop early.",
+    _("Sweep"),
+    _(
+        "Which learning rate, batch size or width wins? Pick settings to vary and how many "
+        "trials: each trial trains in its own process on Ray Tune — side by side on this "
+        "machine, or spread over a cluster — and poor ones can stop early."
+    ),
 )
-st.subheader("1. What to try")
+st.subheader(_("1. What to try"))
 spec = space_form()
 all_sweeps, problems = sweeps.list_sweeps()
 start_button(spec, all_sweeps)
 for problem in problems:
-    st.warning(f"Skipped an unreadable sweep folder: {problem}", icon=":material/warning:")
+    st.warning(
+        _("Skipped an unreadable sweep folder: {problem}").format(problem=problem),
+        icon=":material/warning:",
+    )
 
-st.subheader("2. Trials")
+st.subheader(_("2. Trials"))
 shown = shown_sweep(all_sweeps)
 sweep_chooser(all_sweeps, shown)
 sweep_panel(shown)

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist import NUM_CLASSES, access, finetune, runs
+from mnist import NUM_CLASSES, access, finetune, i18n, runs
 from mnist.charts import personal_counts_chart
 from mnist.config import FINETUNE_MODE_WORDS, FINETUNE_MODES
+from mnist.i18n import _, ngettext, pgettext
 from mnist.personal import (
     MAX_ZIP_BYTES,
     MIN_PER_DIGIT,
@@ -24,7 +25,7 @@ from mnist.ui import people
 from mnist.ui.sketch_panel import clear_canvas
 from mnist.ui.state import ModelChoice, select_run
 from mnist.ui.train_panel import run_panel
-from mnist.ui.widgets import keyed_to, show_error
+from mnist.ui.widgets import in_this_language, keyed_to, show_error
 
 TARGET = "digits.target"  # the digit the page asks for
 ERROR = "digits.error.{}"  # the last failure of a section ("save", "table", …), shown once
@@ -33,7 +34,29 @@ RUN = "digits.run"  # the fine-tuning run this session started last
 MODE = "digits.mode"
 EPOCHS = "digits.epochs"
 START_TOKEN = "digits.start_token"
-DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _how_many(digit: int, n: int) -> str:
+    """``n`` samples of ``digit`` in words ("3 sevens"): one message per digit, so a language
+    can name each digit (and its grammar) its own way."""
+    return (
+        ngettext("{n} zero", "{n} zeros", n),
+        ngettext("{n} one", "{n} ones", n),
+        ngettext("{n} two", "{n} twos", n),
+        ngettext("{n} three", "{n} threes", n),
+        ngettext("{n} four", "{n} fours", n),
+        ngettext("{n} five", "{n} fives", n),
+        ngettext("{n} six", "{n} sixes", n),
+        ngettext("{n} seven", "{n} sevens", n),
+        ngettext("{n} eight", "{n} eights", n),
+        ngettext("{n} nine", "{n} nines", n),
+    )[digit].format(n=i18n.number(n))
+
+
+def _signed(value: float, digits: int) -> str:
+    """``value`` with its sign always written ("+3", "-0.12"), in the locale's digits."""
+    sign = f"{value:+.{digits}f}"[0]
+    return sign + i18n.number(abs(value), digits)
 
 
 def personal_set() -> PersonalSet:
@@ -57,8 +80,10 @@ def visitor_note() -> None:
     note = people.start_note()
     if note:
         st.info(
-            f"{note} You can draw and see what the network reads; saving digits and "
-            "fine-tuning need a signed-in user, each with their own set.",
+            _(
+                "{note} You can draw and see what the network reads; saving digits and "
+                "fine-tuning need a signed-in user, each with their own set."
+            ).format(note=note),
             icon=":material/lock:",
         )
 
@@ -93,7 +118,7 @@ def _save(
     try:
         samples.add(x, digit, drawing)
     except (OSError, PersonalError) as exc:
-        _fail("save", f"Could not save the sample: {exc}")
+        _fail("save", _("Could not save the sample: {error}").format(error=exc))
         return
     if prefix:
         clear_canvas(prefix)
@@ -101,7 +126,9 @@ def _save(
         st.session_state[reset] = None
     total = int(samples.counts()[digit].sum())
     st.toast(
-        f"Saved as a {digit}: My digits has {total} {DIGIT_NAMES[digit]}{'s' * (total != 1)}.",
+        _("Saved as a {digit}: My digits has {count}.").format(
+            digit=digit, count=_how_many(digit, total)
+        ),
         icon=":material/save:",
     )
     if prefix == "digits":
@@ -114,12 +141,14 @@ def target_digit() -> int:
     if st.session_state.get(TARGET) is None:
         st.session_state[TARGET] = _next_target(personal_set())
     st.segmented_control(
-        "Digit to draw",
+        _("Digit to draw"),
         list(range(NUM_CLASSES)),
         key=TARGET,
         on_change=_picked,
-        help="The page asks for the digit you have fewest of. Choose one yourself to draw it "
-        "several times in a row.",
+        help=_(
+            "The page asks for the digit you have fewest of. Choose one yourself to draw it "
+            "several times in a row."
+        ),
     )
     return int(st.session_state[TARGET])
 
@@ -135,13 +164,13 @@ def _picked() -> None:
 def save_button(x: np.ndarray | None, digit: int, drawing: np.ndarray | None) -> None:
     """Save the drawing as ``digit`` (disabled until there is something to save)."""
     st.button(
-        f"Save as {digit}",
+        _("Save as {digit}").format(digit=digit),
         type="primary",
         icon=":material/save:",
         disabled=x is None or bool(people.start_note()),
         on_click=_save,
         args=(x, digit, drawing, "digits"),
-        help=people.start_note() or (None if x is not None else "Draw the digit first."),
+        help=people.start_note() or (None if x is not None else _("Draw the digit first.")),
         key="digits.save",
         width="stretch",
     )
@@ -158,15 +187,22 @@ def guess(choice: ModelChoice, x: np.ndarray | None, digit: int) -> None:
     try:
         probs = classify(model_for(choice.key), x)
     except ValueError as exc:
-        show_error(f"This model cannot be used: {exc}")
+        show_error(_("This model cannot be used: {error}").format(error=exc))
         return
     read = int(probs.argmax())
+    share = i18n.percent(float(probs[read]), 0)
     if read == digit:
-        st.caption(f"The model reads it as **{read}** ({probs[read]:.0%}): right already.")
+        st.caption(
+            _("The model reads it as **{read}** ({share}): right already.").format(
+                read=read, share=share
+            )
+        )
     else:
         st.warning(
-            f"The model reads it as **{read}** ({probs[read]:.0%}), not {digit}: just the kind "
-            "of sample fine-tuning learns from.",
+            _(
+                "The model reads it as **{read}** ({share}), not {digit}: just the kind of "
+                "sample fine-tuning learns from."
+            ).format(read=read, share=share, digit=digit),
             icon=":material/lightbulb:",
         )
 
@@ -178,14 +214,14 @@ def save_box(x: np.ndarray | None, drawing: np.ndarray | None, source: str) -> N
     key = f"sketch.save_as.{source}"
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     digit = left.selectbox(
-        "Wrong answer? Save it to My digits as",
+        _("Wrong answer? Save it to My digits as"),
         list(range(NUM_CLASSES)),
         index=None,
-        placeholder="the digit you meant",
+        placeholder=_("the digit you meant"),
         key=key,
     )
     right.button(
-        "Save",
+        _("Save"),
         icon=":material/save:",
         disabled=digit is None or bool(people.start_note()),
         help=people.start_note(),
@@ -201,8 +237,10 @@ def progress(samples: PersonalSet) -> None:
     """Samples per digit against what fine-tuning needs, and what is still missing."""
     st.altair_chart(personal_counts_chart(samples.counts(), MIN_PER_DIGIT), width="stretch")
     st.caption(
-        f"Every fifth sample of each digit is held out: fine-tuning never trains on it, and it "
-        f"shows whether fine-tuning helped. At least {MIN_PER_DIGIT} of each digit are needed."
+        _(
+            "Every fifth sample of each digit is held out: fine-tuning never trains on it, and "
+            "it shows whether fine-tuning helped. At least {min} of each digit are needed."
+        ).format(min=MIN_PER_DIGIT)
     )
 
 
@@ -220,7 +258,11 @@ def _delete(ids: list[str]) -> None:
             samples.delete(sample_id)
         except PersonalError as exc:
             _fail("table", exc)
-    st.toast(f"Deleted {len(ids)} sample{'s' * (len(ids) > 1)}.", icon=":material/delete:")
+    n = len(ids)
+    st.toast(
+        ngettext("Deleted {n} sample.", "Deleted {n} samples.", n).format(n=i18n.number(n)),
+        icon=":material/delete:",
+    )
 
 
 def _relabel(ids: list[str], key: str) -> None:
@@ -233,7 +275,10 @@ def _relabel(ids: list[str], key: str) -> None:
             samples.relabel(sample_id, digit)
         except PersonalError as exc:
             _fail("table", exc)
-    st.toast(f"Relabelled {len(ids)} as {digit}.", icon=":material/label:")
+    st.toast(
+        _("Relabelled {n} as {digit}.").format(n=i18n.number(len(ids)), digit=digit),
+        icon=":material/label:",
+    )
 
 
 SHOW = "digits.show"
@@ -248,19 +293,26 @@ def browse(samples: PersonalSet) -> None:
     """Every sample, by digit: look, delete, relabel."""
     found = samples.samples()
     if not found:
-        st.caption("Your samples appear here once you save some.")
+        st.caption(_("Your samples appear here once you save some."))
         return
     st.session_state.setdefault(SHOW, "all")
     shown = st.segmented_control(
-        "Show", ["all"] + list(range(NUM_CLASSES)), key=SHOW, on_change=_show_all_if_none
+        _("Show"),
+        ["all"] + list(range(NUM_CLASSES)),
+        key=SHOW,
+        on_change=_show_all_if_none,
+        format_func=in_this_language(lambda v: _("all") if v == "all" else str(v)),
     )
     rows = [s for s in reversed(found) if shown in (None, "all") or s.digit == shown]
+    # The columns' names are what the person reads (the column_config below uses them too).
+    sample, digit, part, saved = _("sample"), _("digit"), _("part"), _("saved")
+    held_out, train = _("held out"), pgettext("part of a set", "train")
     table = pd.DataFrame(
         {
-            "sample": [_png_url(s.path) for s in rows],
-            "digit": [s.digit for s in rows],
-            "part": ["held out" if s.held_out else "train" for s in rows],
-            "saved": [pd.Timestamp(s.saved, unit="s") for s in rows],
+            sample: [_png_url(s.path) for s in rows],
+            digit: [s.digit for s in rows],
+            part: [held_out if s.held_out else train for s in rows],
+            saved: [pd.Timestamp(s.saved, unit="s") for s in rows],
         }
     )
     event = st.dataframe(
@@ -271,24 +323,29 @@ def browse(samples: PersonalSet) -> None:
         selection_mode="multi-row",
         row_height=48,
         column_config={
-            "sample": st.column_config.ImageColumn("sample", width="small"),
-            "digit": st.column_config.NumberColumn(width="small"),
-            "saved": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            sample: st.column_config.ImageColumn(sample, width="small"),
+            digit: st.column_config.NumberColumn(width="small"),
+            saved: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
         },
     )
     chosen = [rows[i].id for i in (event or {}).get("selection", {}).get("rows", [])]
     if not chosen:
-        st.caption("Select samples to delete them or give them another label.")
+        st.caption(_("Select samples to delete them or give them another label."))
         return
     a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
-    with a.popover(f"Delete {len(chosen)}", icon=":material/delete:"):
+    n = len(chosen)
+    with a.popover(_("Delete {n}").format(n=i18n.number(n)), icon=":material/delete:"):
         st.markdown(
-            f"Delete {len(chosen)} sample{'s' * (len(chosen) > 1)} and the drawing"
-            f"{'s' * (len(chosen) > 1)} they came from? This cannot be undone (a zip you "
-            "downloaded keeps them)."
+            ngettext(
+                "Delete {n} sample and the drawing they came from? This cannot be undone (a zip "
+                "you downloaded keeps them).",
+                "Delete {n} samples and the drawings they came from? This cannot be undone (a "
+                "zip you downloaded keeps them).",
+                n,
+            ).format(n=i18n.number(n))
         )
         st.button(
-            "Delete for good",
+            _("Delete for good"),
             type="primary",
             icon=":material/delete_forever:",
             on_click=_delete,
@@ -297,10 +354,14 @@ def browse(samples: PersonalSet) -> None:
         )
     relabel_key = "digits.relabel_to"
     b.selectbox(
-        "Relabel as", list(range(NUM_CLASSES)), index=None, key=relabel_key, placeholder="digit"
+        _("Relabel as"),
+        list(range(NUM_CLASSES)),
+        index=None,
+        key=relabel_key,
+        placeholder=_("digit"),
     )
     c.button(
-        "Relabel",
+        _("Relabel"),
         icon=":material/label:",
         on_click=_relabel,
         args=(chosen, relabel_key),
@@ -319,10 +380,17 @@ def _import(key: str) -> None:
     except PersonalError as exc:
         _fail("move", f"{upload.name}: {exc}")
         return
+    n = report.added
+    if report.already_there:
+        text = ngettext(
+            "Added {n} sample ({already} already here).",
+            "Added {n} samples ({already} already here).",
+            n,
+        )
+    else:
+        text = ngettext("Added {n} sample.", "Added {n} samples.", n)
     st.toast(
-        f"Added {report.added} sample{'s' * (report.added != 1)}"
-        + (f" ({report.already_there} already here)" if report.already_there else "")
-        + ".",
+        text.format(n=i18n.number(n), already=i18n.number(report.already_there)),
         icon=":material/upload:",
     )
 
@@ -332,7 +400,7 @@ def move(samples: PersonalSet) -> None:
     left, right = st.columns(2)
     root = samples.root
     left.download_button(
-        "Download your digits (.zip)",
+        _("Download your digits (.zip)"),
         data=lambda: PersonalSet(root).to_zip(),  # made when clicked, not on every rerun
         file_name="my-digits.zip",
         mime="application/zip",
@@ -343,13 +411,13 @@ def move(samples: PersonalSet) -> None:
     key = "digits.upload"
     with right:
         st.file_uploader(
-            "Add digits from a zip made here",
+            _("Add digits from a zip made here"),
             type=["zip"],
             key=key,
             max_upload_size=MAX_ZIP_BYTES // 2**20,
         )
         st.button(
-            "Add them",
+            _("Add them"),
             icon=":material/upload:",
             on_click=_import,
             args=(key,),
@@ -358,7 +426,11 @@ def move(samples: PersonalSet) -> None:
         )
         _show_error("move")
     if people.current_person().signed_in:
-        st.caption(f"Stored in `{root}` — they stay when you reload, switch pages or restart.")
+        st.caption(
+            _("Stored in `{root}` — they stay when you reload, switch pages or restart.").format(
+                root=root
+            )
+        )
 
 
 # -- fine-tune -----------------------------------------------------------------------------
@@ -379,10 +451,13 @@ def _start(choice: ModelChoice, token: int) -> None:
         _fail("finetune", exc)
         return
     except (OSError, PersonalError, runs.RunError, ValueError) as exc:
-        _fail("finetune", f"Could not start fine-tuning: {exc}")
+        _fail("finetune", _("Could not start fine-tuning: {error}").format(error=exc))
         return
     st.session_state[RUN] = path.name
-    st.toast(f"Fine-tuning run {path.name} started.", icon=":material/play_arrow:")
+    st.toast(
+        _("Fine-tuning run {run_id} started.").format(run_id=path.name),
+        icon=":material/play_arrow:",
+    )
 
 
 def _stop(run_id: str) -> None:
@@ -405,22 +480,38 @@ def latest_finetune(all_runs: list[runs.Run]) -> runs.Run | None:
     return next((r for r in tuned if r.run_id == mine), tuned[0] if tuned else None)
 
 
+def _mode_name(mode: str) -> str:
+    """A fine-tuning mode's name as shown (the mode itself, ``head``, stays English)."""
+    names = {
+        "head": pgettext("fine-tuning mode", "head"),
+        "features": pgettext("fine-tuning mode", "features"),
+        "all": pgettext("fine-tuning mode", "all"),
+    }
+    return names.get(mode, mode)
+
+
 def finetune_controls(choice: ModelChoice, samples: PersonalSet, run: runs.Run | None) -> None:
     """Mode, epochs, Start and Stop."""
     st.session_state.setdefault(MODE, "features")
     st.session_state.setdefault(EPOCHS, finetune.EPOCHS)
     st.session_state.setdefault(START_TOKEN, 0)
     st.radio(
-        "What learns",
+        _("What learns"),
         FINETUNE_MODES,
         key=MODE,
-        format_func=lambda m: f"{m} — {FINETUNE_MODE_WORDS[m]}",
+        format_func=in_this_language(
+            lambda m: _("{mode} — {words}").format(
+                mode=_mode_name(m), words=_(FINETUNE_MODE_WORDS[m])
+            )
+        ),
     )
-    st.slider("Epochs", 1, 30, key=EPOCHS)
+    st.slider(_("Epochs"), 1, 30, key=EPOCHS)
     st.caption(
-        f"Each epoch mixes your training samples (augmented, a quarter of the images) with "
-        f"{finetune.REPLAY_IMAGES:,} MNIST images, so the model learns your hand without "
-        f"forgetting MNIST. Starts from **{choice.label}**."
+        _(
+            "Each epoch mixes your training samples (augmented, a quarter of the images) with "
+            "{replay} MNIST images, so the model learns your hand without forgetting MNIST. "
+            "Starts from **{model}**."
+        ).format(replay=i18n.number(finetune.REPLAY_IMAGES), model=choice.label)
     )
     problem = finetune.readiness(samples)
     if problem:
@@ -429,19 +520,19 @@ def finetune_controls(choice: ModelChoice, samples: PersonalSet, run: runs.Run |
     live = run is not None and run.is_live
     left, right = st.columns(2)
     left.button(
-        "Fine-tune",
+        _("Fine-tune"),
         type="primary",
         icon=":material/play_arrow:",
         disabled=bool(problem) or live or bool(people.start_note()),
         on_click=_start,
         args=(choice, st.session_state[START_TOKEN]),
-        help="Disabled while a fine-tuning run is live." if live else people.start_note(),
+        help=_("Disabled while a fine-tuning run is live.") if live else people.start_note(),
         key="digits.start",
         width="stretch",
     )
     if live and people.may_change(run.config.owner):
         right.button(
-            "Stop",
+            _("Stop"),
             icon=":material/stop:",
             on_click=_stop,
             args=(run.run_id,),
@@ -464,47 +555,60 @@ def results(run: runs.Run | None) -> None:
     if "finetune" not in evaluation:
         return
     result = finetune.comparison(evaluation["finetune"])
-    st.subheader("Did it help?")
+    st.subheader(_("Did it help?"))
     if run.state == runs.STOPPED:
         done = run.status.epochs_completed or 0
         st.warning(
-            f"This run was stopped after {done} complete epoch{'s' * (done != 1)} of "
-            f"{run.config.train.epochs}: the figures are of the model as it was then.",
+            ngettext(
+                "This run was stopped after {done} complete epoch of {epochs}: the figures are "
+                "of the model as it was then.",
+                "This run was stopped after {done} complete epochs of {epochs}: the figures are "
+                "of the model as it was then.",
+                done,
+            ).format(done=i18n.number(done), epochs=i18n.number(run.config.train.epochs)),
             icon=":material/stop_circle:",
         )
     a, b = st.columns(2)
+    # The delta starts with its sign: st.metric colours it by that.
+    points = _("{delta} points (was {before})")
     a.metric(
-        f"Your {result.count} held-out digits",
-        f"{result.personal_after:.0%}",
-        f"{(result.personal_after - result.personal_before) * 100:+.0f} points "
-        f"(was {result.personal_before:.0%})",
-        help="Samples fine-tuning never trained on: the 5th, 10th, … of each digit you saved.",
+        ngettext("Your {n} held-out digit", "Your {n} held-out digits", result.count).format(
+            n=i18n.number(result.count)
+        ),
+        i18n.percent(result.personal_after, 0),
+        points.format(
+            delta=_signed((result.personal_after - result.personal_before) * 100, 0),
+            before=i18n.percent(result.personal_before, 0),
+        ),
+        help=_("Samples fine-tuning never trained on: the 5th, 10th, … of each digit you saved."),
     )
     b.metric(
-        "MNIST's 10,000 test images",
-        f"{result.mnist_after:.2%}",
-        f"{(result.mnist_after - result.mnist_before) * 100:+.2f} points "
-        f"(was {result.mnist_before:.2%})",
-        help="Whether the model kept what it knew.",
+        _("MNIST's 10,000 test images"),
+        i18n.percent(result.mnist_after, 2),
+        points.format(
+            delta=_signed((result.mnist_after - result.mnist_before) * 100, 2),
+            before=i18n.percent(result.mnist_before, 2),
+        ),
+        help=_("Whether the model kept what it knew."),
     )
     table = pd.DataFrame(
         [
             {
-                "digit": r["digit"],
-                "held out": r["samples"],
-                "right before": f"{r['before']}/{r['samples']}",
-                "right after": f"{r['after']}/{r['samples']}",
+                _("digit"): r["digit"],
+                _("held out"): r["samples"],
+                _("right before"): f"{r['before']}/{r['samples']}",
+                _("right after"): f"{r['after']}/{r['samples']}",
             }
             for r in result.per_digit
         ]
     )
     st.dataframe(table, hide_index=True)
     st.button(
-        "Use the fine-tuned model",
+        _("Use the fine-tuned model"),
         icon=":material/check:",
         on_click=_use,
         args=(run.run_id,),
-        help="Evaluate, Sketch and Inside use it, and the next fine-tune starts from it.",
+        help=_("Evaluate, Sketch and Inside use it, and the next fine-tune starts from it."),
         key="digits.use",
     )
 
@@ -512,6 +616,8 @@ def results(run: runs.Run | None) -> None:
 def _use(run_id: str) -> None:
     select_run(run_id)
     st.toast(
-        f"Evaluate, Sketch, Inside and the next fine-tune now use run {run_id}.",
+        _("Evaluate, Sketch, Inside and the next fine-tune now use run {run_id}.").format(
+            run_id=run_id
+        ),
         icon=":material/check:",
     )

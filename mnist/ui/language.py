@@ -13,7 +13,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist import i18n
 
-LANGUAGE = "language"  # session key of the sidebar's choice (a code of i18n.LANGUAGES)
+LANGUAGE = "language"  # the session's language (a code of i18n.LANGUAGES); not a widget key,
+SWITCH = "language.switch"  # so it outlives a run that does not draw the switch (this is)
 PARAM = "lang"  # the address's query parameter
 
 
@@ -49,18 +50,26 @@ def language_switch() -> None:
     """The sidebar's language picker. Its label is in both languages: whoever cannot read the
     current one can still find the way back."""
     st.session_state.setdefault(LANGUAGE, initial_language())
-    chosen = st.sidebar.selectbox(
+    st.session_state[SWITCH] = st.session_state[LANGUAGE]
+    st.sidebar.selectbox(
         "Language · 언어",
         options=list(i18n.LANGUAGES),
         format_func=i18n.LANGUAGES.__getitem__,
-        key=LANGUAGE,
+        key=SWITCH,
+        on_change=_switched,
     )
+    chosen = st.session_state[LANGUAGE]
     # Keep a choice other than the browser's in the address (a page switch drops it).
     if chosen != browser_language():
         if st.query_params.get(PARAM) != chosen:
             st.query_params[PARAM] = chosen
     elif PARAM in st.query_params:
         del st.query_params[PARAM]
+
+
+def _switched() -> None:
+    # A callback runs before the script: the whole rerun, page titles first, speaks the choice.
+    st.session_state[LANGUAGE] = st.session_state[SWITCH]
 
 
 i18n.set_language_source(session_language)

@@ -9,20 +9,32 @@ import numpy as np
 import streamlit as st
 
 from mnist import data as mnist_data
-from mnist import runs
+from mnist import i18n, runs
 from mnist.background import Job, Jobs
 from mnist.config import ModelConfig
+from mnist.i18n import _
 from mnist.ui.state import ModelChoice
 
+# A cached function's own spinner text is fixed when the module is imported, in no session's
+# language. So the cached functions below show none (``show_spinner=False``); each public
+# loader wraps its call in ``st.spinner`` with the text in the language of the session asking
+# (shown only when the call takes longer than half a second, i.e. on a cache miss). Cached
+# functions call each other's private, spinner-less versions.
 
-@st.cache_resource(show_spinner="Loading MNIST…")
+
+@st.cache_resource(show_spinner=False)
+def _dataset() -> mnist_data.Dataset:
+    return mnist_data.load()
+
+
 def dataset() -> mnist_data.Dataset:
     """All 70,000 images, once per server.
 
     A resource, not ``cache_data``: the arrays are read-only (``np.frombuffer``), so every
     session can share them without the copy ``cache_data`` makes on each access.
     """
-    return mnist_data.load()
+    with st.spinner(_("Loading MNIST…")):
+        return _dataset()
 
 
 @st.cache_data(show_spinner=False)
@@ -43,7 +55,7 @@ def data_counts(validation_size: int = mnist_data.DEFAULT_VALIDATION_SIZE) -> di
 @st.cache_data(show_spinner=False)
 def dataset_stats(validation_size: int = mnist_data.DEFAULT_VALIDATION_SIZE) -> dict:
     """Split sizes and counts, mean image per digit, pixel histogram — all computed."""
-    ds = dataset()
+    ds = _dataset()
     split = ds.split(validation_size=validation_size)
     counts, edges = mnist_data.pixel_histogram(ds.train_images, bins=64)
     return {
@@ -83,7 +95,7 @@ def _import_keras() -> None:
     gc.freeze()
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _model(path: str, mtime: float):
     _import_keras()
     from mnist.models import load_model
@@ -93,16 +105,17 @@ def _model(path: str, mtime: float):
 
 def model_for(key: tuple[str, float]):
     """The Keras model at ``key = (path, mtime)``; shared read-only — never train it."""
-    return _model(*key)
+    with st.spinner(_("Loading the model…")):
+        return _model(*key)
 
 
-@st.cache_data(max_entries=8, show_spinner="Scoring the 10,000 test images…")
+@st.cache_data(max_entries=8, show_spinner=False)
 def _scored(key: tuple[str, float]):
     _import_keras()
     from mnist.evaluation import evaluate_predictions, predict_probabilities
 
-    ds = dataset()
-    probs = predict_probabilities(model_for(key), ds.test_images)
+    ds = _dataset()
+    probs = predict_probabilities(_model(*key), ds.test_images)
     return evaluate_predictions(ds.test_labels, probs), probs
 
 
@@ -121,57 +134,80 @@ def model_scores(choice: ModelChoice):
             scores = _stored(str(run_dir), stored.stat().st_mtime)
             if scores is not None:
                 return scores
-    return _scored(choice.key)
+    with st.spinner(_("Scoring the 10,000 test images…")):
+        return _scored(choice.key)
 
 
-@st.cache_data(max_entries=64, show_spinner="Building the model…")
 def model_summary(config: ModelConfig) -> dict:
-    """Summary rows, parameter counts and a Graphviz diagram of the built model."""
+    """Summary rows, parameter counts and a Graphviz diagram of the built model (its text
+    in the session's language)."""
+    with st.spinner(_("Building the model…")):
+        return _model_summary(config, i18n.language())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _model_summary(config: ModelConfig, lang: str) -> dict:
+    """``model_summary`` for the language ``lang`` (part of the key: the diagram's words)."""
     _import_keras()
-    from mnist.models import build_model, model_dot, parameter_counts, summary_rows
+    from mnist.models import build_model, model_dot, parameter_counts, shown_row, summary_rows
 
     model = build_model(config)
     return {
-        "rows": [row.__dict__ for row in summary_rows(model)],
+        "rows": [shown_row(row) for row in summary_rows(model)],
         "params": parameter_counts(model),
         "dot": model_dot(model),
     }
 
 
-@st.cache_data(max_entries=4, show_spinner="Running the 10,000 test digits through the model…")
-def embedding_features(key: tuple[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """The test digits' penultimate features (10000, d) and the model's answers, once per
-    model file."""
+@st.cache_data(max_entries=4, show_spinner=False)
+def _embedding_features(key: tuple[str, float]) -> tuple[np.ndarray, np.ndarray]:
     _import_keras()
     from mnist import explain
 
-    features, probs = explain.features_and_probabilities(model_for(key), dataset().test_images)
+    features, probs = explain.features_and_probabilities(_model(*key), _dataset().test_images)
     return features, probs.argmax(axis=1).astype(int)
 
 
+def embedding_features(key: tuple[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The test digits' penultimate features (10000, d) and the model's answers, once per
+    model file."""
+    with st.spinner(_("Running the 10,000 test digits through the model…")):
+        return _embedding_features(key)
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
-def embedding(key: tuple[str, float]):
-    """The test digits at their features' two principal components, with labels, the
-    model's answers and their pictures, as a DataFrame (columns x, y, label, predicted,
-    index, image)."""
+def _embedding(key: tuple[str, float]):
     import pandas as pd  # not at the top: the home page never needs it (start-up, figure 7)
 
     from mnist import explain
 
-    features, predicted = embedding_features(key)
+    features, predicted = _embedding_features(key)
     xy = explain.pca_2d(features)
     return pd.DataFrame({
-        "x": xy[:, 0], "y": xy[:, 1], "label": dataset().test_labels.astype(int),
-        "predicted": predicted, "index": np.arange(len(xy)), "image": test_digit_urls(),
+        "x": xy[:, 0], "y": xy[:, 1], "label": _dataset().test_labels.astype(int),
+        "predicted": predicted, "index": np.arange(len(xy)), "image": _test_digit_urls(),
     })  # fmt: skip
 
 
-@st.cache_resource(show_spinner="Drawing the 10,000 test digits…")
-def test_digit_urls() -> list[str]:
-    """Each test digit as a small PNG data URL, for the tooltips: once per server."""
+def embedding(key: tuple[str, float]):
+    """The test digits at their features' two principal components, with labels, the
+    model's answers and their pictures, as a DataFrame (columns x, y, label, predicted,
+    index, image)."""
+    with st.spinner(_("Running the 10,000 test digits through the model…")):
+        return _embedding(key)
+
+
+@st.cache_resource(show_spinner=False)
+def _test_digit_urls() -> list[str]:
     from mnist.charts import digit_png_urls
 
-    return digit_png_urls(dataset().test_images)
+    return digit_png_urls(_dataset().test_images)
+
+
+def test_digit_urls() -> list[str]:
+    """Each test digit as a small PNG data URL, for the tooltips: once per server."""
+    with st.spinner(_("Drawing the 10,000 test digits…")):
+        return _test_digit_urls()
 
 
 @st.cache_resource

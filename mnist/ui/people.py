@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist import access, runs
+from mnist.i18n import _
 
 T = TypeVar("T")
 # Retention runs at most this often (and at a server's first page): it lists every run.
@@ -42,9 +43,11 @@ def settings_error() -> str | None:
     """Why this server's sign-in settings cannot work (shown to everyone), or None."""
     pol, error = _policy_file()
     if error:
-        return f"The classroom settings are wrong, so no one can change anything: {error}"
+        return _("The classroom settings are wrong, so no one can change anything: {error}").format(
+            error=error
+        )
     if pol.sign_in == "oidc" and _auth_section() is None:
-        return (
+        return _(
             'classroom.toml says sign_in = "oidc", but .streamlit/secrets.toml has no [auth] '
             "section: no one can sign in (see the README's Classroom section)."
         )
@@ -84,7 +87,9 @@ def why_not(owner: str | None = None, person: access.Person | None = None) -> st
     except access.NotAllowed:
         if not person.signed_in:
             return access.why_not_signed_in(mode())
-        return f"This belongs to {access.owner_of(owner)}: only they or an admin can change it."
+        return _("This belongs to {owner}: only they or an admin can change it.").format(
+            owner=access.owner_of(owner)
+        )
     return None
 
 
@@ -117,16 +122,20 @@ def identity() -> None:
         if how == "local":
             return  # one person on their own machine: nothing to say
         if person.signed_in:
-            role = " (admin)" if person.admin else ""
-            st.caption(f":material/person: Signed in as **{person.shown}**{role}")
+            signed_in = (
+                _(":material/person: Signed in as **{name}** (admin)")
+                if person.admin
+                else _(":material/person: Signed in as **{name}**")
+            )
+            st.caption(signed_in.format(name=person.shown))
             if person.how == "oidc":
-                st.button("Sign out", icon=":material/logout:", on_click=st.logout)
+                st.button(_("Sign out"), icon=":material/logout:", on_click=st.logout)
         elif how == "public demo":
-            st.caption(":material/visibility: Public demo: look, sketch and evaluate.")
+            st.caption(_(":material/visibility: Public demo: look, sketch and evaluate."))
         elif policy().sign_in == "oidc":
-            st.button("Sign in", icon=":material/login:", on_click=_login, type="primary")
+            st.button(_("Sign in"), icon=":material/login:", on_click=_login, type="primary")
         else:
-            st.caption(":material/visibility: Not signed in: look, sketch and evaluate.")
+            st.caption(_(":material/visibility: Not signed in: look, sketch and evaluate."))
 
 
 def _login() -> None:

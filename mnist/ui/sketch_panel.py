@@ -7,6 +7,7 @@ import streamlit as st
 from PIL import Image, ImageOps
 
 from mnist.charts import probability_chart
+from mnist.i18n import N_, _
 from mnist.photo import describe, overlay
 from mnist.sketch import EmptySketch, SketchError, classify, is_unsure, open_image, read
 from mnist.ui.loaders import model_for
@@ -62,14 +63,21 @@ def drawing_canvas(prefix: str = "sketch") -> np.ndarray | None:
         key=key,
     )
     st.caption(
-        "Hover the square for undo and redo. Its pencil button selects and moves strokes "
-        "instead of drawing: leave it off to draw."
+        _(
+            "Hover the square for undo and redo. Its pencil button selects and moves strokes "
+            "instead of drawing: leave it off to draw."
+        )
     )
     st.session_state[f"{prefix}.stroke_w"] = st.session_state[stroke]
     st.slider(
-        "Stroke width", 8, 40, key=f"{prefix}.stroke_w", on_change=_remember_stroke, args=(prefix,)
+        _("Stroke width"),
+        8,
+        40,
+        key=f"{prefix}.stroke_w",
+        on_change=_remember_stroke,
+        args=(prefix,),
     )
-    st.button("Clear", icon=":material/ink_eraser:", on_click=clear_canvas, args=(prefix,),
+    st.button(_("Clear"), icon=":material/ink_eraser:", on_click=clear_canvas, args=(prefix,),
               key=f"{prefix}.clear")  # fmt: skip
     if result.image_data is not None:
         st.session_state[last] = (result.json_data, result.image_data)
@@ -79,7 +87,7 @@ def drawing_canvas(prefix: str = "sketch") -> np.ndarray | None:
 
 def read_upload(key: str) -> Image.Image | None:
     """A PNG or JPEG from the file picker, shown as uploaded; None (with a message) if none."""
-    upload = st.file_uploader("PNG or JPEG, up to 5 MB", type=["png", "jpg", "jpeg"], key=key)
+    upload = st.file_uploader(_("PNG or JPEG, up to 5 MB"), type=["png", "jpg", "jpeg"], key=key)
     if upload is None:
         return None
     try:
@@ -97,37 +105,40 @@ def read_upload(key: str) -> Image.Image | None:
 
 def network_input(image: Image.Image | np.ndarray | None, source: str) -> np.ndarray | None:
     """The 28×28 input made from ``image``, shown enlarged; None when there is nothing to read."""
-    st.markdown("**What the network sees**")
+    st.markdown(_("**What the network sees**"))
     if image is None:
-        st.caption("The 28×28 input appears here.")
+        st.caption(_("The 28×28 input appears here."))
         return None
     try:
         # (28, 28, 1) float32, and what was found in a photo; the canvas is a drawing
         x, found = read(image, photo=None if source == "upload" else False)
     except EmptySketch as exc:
         if source == "upload":
-            message = str(exc)
+            message = str(exc)  # in the session's language: a sentence without its full stop
             st.warning(message[0].upper() + message[1:] + ".", icon=":material/image_search:")
         else:
-            st.caption("The 28×28 input appears here.")
+            st.caption(_("The 28×28 input appears here."))
         return None
     except SketchError as exc:
         show_error(exc)
         return None
     st.image(to_display(x, scale=6), width=28 * 6, output_format="PNG")
     st.caption(
-        "28×28: cropped to the ink, fitted in 20×20, centred by mass — as MNIST digits were made."
+        _(
+            "28×28: cropped to the ink, fitted in 20×20, centred by mass — as MNIST digits "
+            "were made."
+        )
     )
     if found is not None:
-        st.markdown("**What was found in the picture**")
+        st.markdown(_("**What was found in the picture**"))
         st.image(overlay(found), width=PREVIEW_SIDE * 2 // 3)
         st.caption(describe(found))
     return x
 
 
 ADVICE = {
-    "canvas": "A larger, centred digit with a thicker stroke reads better.",
-    "upload": "A photo reads best with one digit filling much of a plain, evenly lit page.",
+    "canvas": N_("A larger, centred digit with a thicker stroke reads better."),
+    "upload": N_("A photo reads best with one digit filling much of a plain, evenly lit page."),
 }
 
 
@@ -139,26 +150,39 @@ def answer(x: np.ndarray | None, choice: ModelChoice, hint: str, source: str = "
     try:
         probs = classify(model_for(choice.key), x)
     except ValueError as exc:  # a damaged or foreign .keras file
-        show_error(f"This model cannot be used: {exc}")
+        show_error(_("This model cannot be used: {error}").format(error=exc))
         return
     order = np.argsort(probs)[::-1]
     digit, runner_up = int(order[0]), int(order[1])
     unsure = is_unsure(probs)
+    delta = _("{probability} — unsure") if unsure else _("{probability} confident")
     st.metric(
-        "Prediction",
+        _("Prediction"),
         digit,
-        f"{percent(probs[digit])} {'— unsure' if unsure else 'confident'}",
+        delta.format(probability=percent(probs[digit])),
         delta_color="off",
         delta_arrow="off",
     )
     if unsure:
         st.warning(
-            f"The network is unsure: no digit gets half of its belief. Its best guess is "
-            f"**{digit}** ({percent(probs[digit])}), then **{runner_up}** "
-            f"({percent(probs[runner_up])}). " + ADVICE[source],
+            _(
+                "The network is unsure: no digit gets half of its belief. Its best guess is "
+                "**{digit}** ({probability}), then **{runner_up}** ({runner_up_probability}). "
+                "{advice}"
+            ).format(
+                digit=digit,
+                probability=percent(probs[digit]),
+                runner_up=runner_up,
+                runner_up_probability=percent(probs[runner_up]),
+                advice=_(ADVICE[source]),
+            ),
             icon=":material/help:",
         )
     st.altair_chart(probability_chart(probs), width="stretch")
-    st.caption(f"Runner-up: {runner_up} ({percent(probs[runner_up])}).")
-    if st.button("Why? Look inside", icon=":material/neurology:", key=f"sketch.why.{source}"):
+    st.caption(
+        _("Runner-up: {digit} ({probability}).").format(
+            digit=runner_up, probability=percent(probs[runner_up])
+        )
+    )
+    if st.button(_("Why? Look inside"), icon=":material/neurology:", key=f"sketch.why.{source}"):
         look_inside(x)

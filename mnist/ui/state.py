@@ -10,6 +10,8 @@ import streamlit as st
 
 from mnist import DEFAULT_MODEL, runs
 from mnist.config import PRESETS, ModelConfig, TrainConfig
+from mnist.forms import model_from_form, train_from_form
+from mnist.i18n import _
 from mnist.ui.drafts import drop
 from mnist.ui.people import note_in_use
 
@@ -58,9 +60,25 @@ def get_model_config() -> tuple[ModelConfig, str | None]:
     return st.session_state[MODEL_CONFIG], st.session_state[MODEL_PRESET]
 
 
+def _in_language(error: str | None, draft: str, build) -> str | None:
+    """``error``, kept when a field of the draft called ``draft`` changed, said again in the
+    session's language (which may have changed since): the draft is built again, a few
+    checks and no model."""
+    values = st.session_state.get(f"{draft}.draft")
+    if not error or values is None:
+        return error
+    try:
+        build(values)
+    except ValueError as exc:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - a draft of another shape: keep what was said
+        pass
+    return error
+
+
 def model_error() -> str | None:
     """Why the Model page's editor, as it stands, describes no model (None: it does)."""
-    return st.session_state.get(MODEL_ERROR)
+    return _in_language(st.session_state.get(MODEL_ERROR), "model", model_from_form)
 
 
 def set_model_config(config: ModelConfig, preset: str | None) -> None:
@@ -78,7 +96,7 @@ def get_train_config() -> TrainConfig:
 
 def train_error() -> str | None:
     """Why the Training page's settings, as they stand, are not a config (None: they are)."""
-    return st.session_state.get(TRAIN_ERROR)
+    return _in_language(st.session_state.get(TRAIN_ERROR), "train", train_from_form)
 
 
 def set_train_config(config: TrainConfig) -> None:
@@ -109,21 +127,40 @@ class ModelChoice:
         return str(self.path), self.path.stat().st_mtime
 
 
+def _origin(config: runs.RunConfig) -> str:
+    """``config.origin`` in the session's language: how pages name where a model came from
+    (a preset's id stays as it is: it is part of how runs are listed)."""
+    if config.sweep:
+        return _("sweep trial {n}").format(n=config.sweep["trial"] + 1)
+    if config.kind == "import":
+        return _("imported")
+    if config.kind == "fine-tune":
+        return _("fine-tuned")
+    return config.preset or _("custom")
+
+
 def current_model_choice() -> ModelChoice:
-    """The selected run's model if it still has one, else the bundled default."""
+    """The selected run's model if it still has one, else the bundled default (its label and
+    note in the session's language)."""
     run_id = st.session_state.get(SELECTED_RUN)
     note = None
     if run_id:
         try:
             run = runs.find_run(run_id)
         except runs.RunError:
-            note = f"Run {run_id} no longer exists; using the bundled model."
+            note = _("Run {run_id} no longer exists; using the bundled model.").format(
+                run_id=run_id
+            )
         else:
             if run.model_path is not None:
-                label = f"run {run_id} ({run.config.origin})"
+                label = _("run {run_id} ({origin})").format(
+                    run_id=run_id, origin=_origin(run.config)
+                )
                 return ModelChoice(run.model_path, label, run_id)
-            note = f"Run {run_id} has no model ({run.state}); using the bundled model."
-    return ModelChoice(DEFAULT_MODEL, "the bundled default model", None, note)
+            note = _("Run {run_id} has no model ({state}); using the bundled model.").format(
+                run_id=run_id, state=runs.state_label(run.state)
+            )
+    return ModelChoice(DEFAULT_MODEL, _("the bundled default model"), None, note)
 
 
 # How often Evaluate re-checks that its model is still the one in use (a run deleted or

@@ -10,15 +10,17 @@ import shlex
 import pandas as pd
 import streamlit as st
 
-from mnist import access, runs, sweeps
+from mnist import access, i18n, runs, sweeps
 from mnist.charts import sweep_chart
 from mnist.config import OPTIMIZERS, PRESETS, SCHEDULES
 from mnist.hardware import cpu_threads
+from mnist.i18n import _, pgettext
+from mnist.records import state_label
 from mnist.sweeps import SEARCHABLE, Param
 from mnist.ui import people
 from mnist.ui.drafts import Draft
 from mnist.ui.state import request_page_rerun, rerun_page_if_requested, select_run
-from mnist.ui.widgets import show_error
+from mnist.ui.widgets import in_this_language, show_error
 
 PREFIX = "sweep."
 SHOWN = PREFIX + "shown"  # the sweep this session looks at (non-widget key: kept across pages)
@@ -81,28 +83,59 @@ def _draft() -> Draft:
 
 
 def _shown(value) -> str:
-    return (
-        str(value).lower()
-        if isinstance(value, bool)
-        else f"{value:g}"
-        if isinstance(value, float)
-        else str(value)
+    if isinstance(value, bool):  # as the CLI writes it (augment=choice:false,true)
+        return pgettext("a switch", "true") if value else pgettext("a switch", "false")
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _setting(name: str) -> str:
+    """A searchable field as a person reads it: its name (the config's, the CLI's), and in
+    other languages what it is, glossed with the name."""
+    settings = {
+        "learning_rate": pgettext("sweep setting", "learning_rate"),
+        "batch_size": pgettext("sweep setting", "batch_size"),
+        "optimizer": pgettext("sweep setting", "optimizer"),
+        "lr_schedule": pgettext("sweep setting", "lr_schedule"),
+        "epochs": pgettext("sweep setting", "epochs"),
+        "train_size": pgettext("sweep setting", "train_size"),
+        "augment": pgettext("sweep setting", "augment"),
+        "seed": pgettext("sweep setting", "seed"),
+        "filters": pgettext("sweep setting", "filters"),
+        "dense_units": pgettext("sweep setting", "dense_units"),
+        "dropout": pgettext("sweep setting", "dropout"),
+        "block_dropout": pgettext("sweep setting", "block_dropout"),
+    }
+    return settings.get(name, name)
+
+
+def _trial_state(state: str) -> str:
+    """A trial's state in the session's language (the records keep the English)."""
+    if state in (sweeps.PENDING, sweeps.SKIPPED, sweeps.PRUNED):
+        return _(state)
+    return state_label(state)
+
+
+def _describe(values: dict) -> str:
+    """A trial's settings in one line (``sweeps.describe_values``, as the page words it)."""
+    return ", ".join(
+        f"{_setting(name)} {f'{value:.3g}' if isinstance(value, float) else _shown(value)}"
+        for name, value in values.items()
     )
 
 
 def _field_widget(draft: Draft, name: str) -> None:
     """The range widget of one searched field, labelled in words."""
     kind, *spec = FIELD_WIDGETS[name]
-    label = f"{name} — {SEARCHABLE[name][1]}"
+    label = f"{_setting(name)} — {sweeps.field_words(name)}"
     field = f"range.{name}"
     if kind == "choice":
-        options, _ = spec
+        options, _default = spec
         st.multiselect(
             label,
             options,
-            format_func=_shown,
+            format_func=in_this_language(_shown),
             **draft.bind(field),
-            help="Each trial picks one of these at random.",
+            help=_("Each trial picks one of these at random."),
         )
         return
     # A range slider takes its range from ``value=``; given only through the session state,
@@ -112,24 +145,24 @@ def _field_widget(draft: Draft, name: str) -> None:
     key = draft.widget_key(field)
     keep = {"key": key, "on_change": _keep_range, "args": (draft, field, key)}
     if kind == "log":
-        steps, _ = spec
+        steps, _default = spec
         st.select_slider(
             label,
             options=steps,
             value=tuple(draft[field]),
-            format_func=_shown,
-            help="Drawn log-uniformly: each decade as likely as the next.",
+            format_func=in_this_language(_shown),
+            help=_("Drawn log-uniformly: each decade as likely as the next."),
             **keep,
         )
     else:
-        low, high, step, _ = spec
+        low, high, step, _default = spec
         st.slider(
             label,
             low,
             high,
             value=tuple(draft[field]),
             step=step,
-            help="Drawn uniformly from the range.",
+            help=_("Drawn uniformly from the range."),
             **keep,
         )
 
@@ -145,7 +178,7 @@ def _param(values: dict, name: str) -> Param:
     value = values[f"range.{name}"]
     if kind == "choice":
         if not value:
-            raise ValueError(f"{name}: pick at least one value")
+            raise ValueError(_("{name}: pick at least one value").format(name=name))
         return Param(name, "choice", values=tuple(value))
     low, high = value
     if low == high:  # both ends at one value: that value, every time
@@ -160,7 +193,7 @@ def _param(values: dict, name: str) -> Param:
 def spec_of(values: dict, address: str | None = None) -> sweeps.SweepSpec:
     """The sweep a form's values describe (``ValueError`` in one sentence otherwise)."""
     if not values["fields"]:
-        raise ValueError("Choose at least one setting to vary.")
+        raise ValueError(_("Choose at least one setting to vary."))
     return sweeps.new_spec(
         values["preset"],
         [_param(values, name) for name in values["fields"]],
@@ -169,7 +202,7 @@ def spec_of(values: dict, address: str | None = None) -> sweeps.SweepSpec:
         scheduler="asha" if values["asha"] else "none",
         cpus_per_trial=int(values["cpus"]),
         address=address,
-        command="the dashboard's Sweep page",
+        command="the dashboard's Sweep page",  # recorded in sweep.json: English
     )
 
 
@@ -204,47 +237,54 @@ def space_form() -> sweeps.SweepSpec | None:
     left, right = st.columns([1, 2], gap="large")
     with left:
         st.selectbox(
-            "Start from the preset",
+            _("Start from the preset"),
             list(PRESETS),
             **draft.bind("preset"),
-            format_func=lambda p: PRESETS[p].title,
-            help="Every trial trains this preset's model and settings, with the "
-            "settings you vary drawn anew.",
+            format_func=in_this_language(lambda p: _(PRESETS[p].title)),
+            help=_(
+                "Every trial trains this preset's model and settings, with the "
+                "settings you vary drawn anew."
+            ),
         )
         st.number_input(
-            "Trials",
+            _("Trials"),
             1,
             sweeps.MAX_TRIALS,
             **draft.bind("trials"),
-            help="How many runs to train, each with settings drawn at random.",
+            help=_("How many runs to train, each with settings drawn at random."),
         )
         st.toggle(
-            "Stop poor trials early (ASHA)",
+            _("Stop poor trials early (ASHA)"),
             **draft.bind("asha"),
-            help="After each epoch, a trial in the worse half of those that reached "
-            "that epoch stops (and keeps its model): more trials in the same time.",
+            help=_(
+                "After each epoch, a trial in the worse half of those that reached "
+                "that epoch stops (and keeps its model): more trials in the same time."
+            ),
         )
         st.number_input(
-            "CPUs per trial",
+            _("CPUs per trial"),
             1,
             64 if _address() else max(1, cpu_threads()),
             **draft.bind("cpus"),
-            help="Each trial's CPU and TensorFlow-thread budget; trials run side by "
-            "side while CPUs last.",
+            help=_(
+                "Each trial's CPU and TensorFlow-thread budget; trials run side by "
+                "side while CPUs last."
+            ),
         )
         st.number_input(
-            "Seed of the draws",
+            _("Seed of the draws"),
             0,
             2**31 - 1,
             **draft.bind("seed"),
-            help="The same seed draws the same trials; change it to try other settings.",
+            help=_("The same seed draws the same trials; change it to try other settings."),
         )
     with right:
         st.multiselect(
-            "Settings to vary",
+            _("Settings to vary"),
             list(SEARCHABLE),
             **draft.bind("fields"),
-            help="The rest stay as the preset has them.",
+            format_func=in_this_language(_setting),
+            help=_("The rest stay as the preset has them."),
         )
         for name in draft["fields"]:
             _field_widget(draft, name)
@@ -253,17 +293,23 @@ def space_form() -> sweeps.SweepSpec | None:
     except ValueError as exc:
         show_error(exc)
         return None
-    where = (
-        f"the Ray cluster at `{spec.address}`"
-        if spec.address
-        else f"an embedded Ray on this machine: {cpu_threads()} CPUs, "
-        f"{max(1, cpu_threads() // spec.cpus_per_trial)} trial(s) at a time"
-    )
-    st.caption(
-        f"Runs on {where}. Trials are ordinary runs: they appear in the Training page's "
-        "history, and can be evaluated, sketched with and exported like any run."
-    )
-    with st.expander("The same sweep from the command line"):
+    if spec.address:
+        where = _(
+            "Runs on the Ray cluster at `{address}`. Trials are ordinary runs: they appear in "
+            "the Training page's history, and can be evaluated, sketched with and exported "
+            "like any run."
+        ).format(address=spec.address)
+    else:
+        where = _(
+            "Runs on an embedded Ray on this machine: {cpus} CPUs, {trials} trial(s) at a "
+            "time. Trials are ordinary runs: they appear in the Training page's history, and "
+            "can be evaluated, sketched with and exported like any run."
+        ).format(
+            cpus=i18n.number(cpu_threads()),
+            trials=i18n.number(max(1, cpu_threads() // spec.cpus_per_trial)),
+        )
+    st.caption(where)
+    with st.expander(_("The same sweep from the command line")):
         st.code(command_line(spec), language="bash")
     return spec
 
@@ -276,7 +322,11 @@ def _start(token: int) -> None:
     try:
         live = next((s for s in sweeps.list_sweeps()[0] if s.is_live), None)
         if live is not None:  # started from another tab since this one was drawn
-            raise sweeps.SweepError(f"sweep {live.sweep_id} is {live.state.state}; one at a time")
+            raise sweeps.SweepError(
+                _("sweep {id} is {state}; one at a time").format(
+                    id=live.sweep_id, state=state_label(live.state.state)
+                )
+            )
         spec = spec_of(_draft().values, _address())
         if spec.address:
             sweeps.check_address(spec.address)
@@ -288,17 +338,22 @@ def _start(token: int) -> None:
         _fail("start", str(exc))
         return
     except (OSError, ValueError, sweeps.SweepError, runs.RunError) as exc:
-        _fail("start", f"Could not start the sweep: {exc}")
+        _fail("start", _("Could not start the sweep: {error}").format(error=exc))
         return
     st.session_state[SHOWN] = path.name
-    st.toast(f"Sweep {path.name} started: {spec.trials} trials.", icon=":material/play_arrow:")
+    st.toast(
+        _("Sweep {id} started: {trials} trials.").format(
+            id=path.name, trials=i18n.number(spec.trials)
+        ),
+        icon=":material/play_arrow:",
+    )
 
 
 def start_button(spec: sweeps.SweepSpec | None, all_sweeps: list[sweeps.Sweep]) -> None:
     live = next((s for s in all_sweeps if s.is_live), None)
     visitor = people.start_note()
     st.button(
-        "Start sweep",
+        _("Start sweep"),
         type="primary",
         icon=":material/play_arrow:",
         disabled=spec is None or live is not None or bool(visitor),
@@ -311,8 +366,10 @@ def start_button(spec: sweeps.SweepSpec | None, all_sweeps: list[sweeps.Sweep]) 
         st.caption(visitor)
     elif live is not None:
         st.caption(
-            f"Sweep {live.sweep_id} is {live.state.state}: one sweep at a time. Stop it below "
-            "(choose it in the list) or wait for it to end."
+            _(
+                "Sweep {id} is {state}: one sweep at a time. Stop it below (choose it in the "
+                "list) or wait for it to end."
+            ).format(id=live.sweep_id, state=state_label(live.state.state))
         )
     _show_error("start")
 
@@ -338,13 +395,18 @@ def sweep_chooser(all_sweeps: list[sweeps.Sweep], shown: sweeps.Sweep | None) ->
     key = PREFIX + "chooser"
     st.session_state[key] = shown.sweep_id
     st.selectbox(
-        "Sweep",
+        _("Sweep"),
         ids,
         key=key,
         on_change=_show,
         args=(key,),
-        format_func=lambda i: (
-            f"{i} · {by_id[i].spec.preset} · {by_id[i].state.state} · {by_id[i].spec.trials} trials"
+        format_func=in_this_language(
+            lambda i: _("{id} · {preset} · {state} · {trials} trials").format(
+                id=i,
+                preset=by_id[i].spec.preset,
+                state=state_label(by_id[i].state.state),
+                trials=i18n.number(by_id[i].spec.trials),
+            )
         ),
     )
 
@@ -365,41 +427,71 @@ def _use(run_id: str) -> None:
     st.session_state[USED] = run_id  # toasted by the panel: a callback of a fragment must not
 
 
+def _where(state: sweeps.SweepState) -> str:
+    """Where a sweep runs, and how wide, in words ("" before it knows)."""
+    fields = {
+        "address": state.address,
+        "nodes": i18n.number(state.nodes or 0),
+        "trials": i18n.number(state.concurrency or 0),
+    }
+    if state.address == "embedded":
+        if state.concurrency:
+            return _("on an embedded Ray ({nodes} node(s), {trials} trial(s) at a time)").format(
+                **fields
+            )
+        return _("on an embedded Ray")
+    if not state.address:
+        return ""
+    if state.concurrency:
+        return _("on {address} ({nodes} node(s), {trials} trial(s) at a time)").format(**fields)
+    return _("on {address}").format(**fields)
+
+
 def _status_line(sweep: sweeps.Sweep) -> str:
     state = sweep.state
-    counts = " · ".join(f"{n} {what}" for what, n in sweep.counts().items())
-    where = "an embedded Ray" if state.address == "embedded" else state.address
-    parts = [f"**{state.state}**", counts]
-    if where:
-        parts.append(
-            f"on {where}"
-            + (
-                f" ({state.nodes} node(s), {state.concurrency} trial(s) at a time)"
-                if state.concurrency
-                else ""
-            )
-        )
+    counts = " · ".join(
+        _("{count} {state}").format(count=i18n.number(n), state=_trial_state(what))
+        for what, n in sweep.counts().items()
+    )
+    parts = [f"**{state_label(state.state)}**", counts, _where(state)]
     if state.is_live and state.message:
-        parts.append(state.message)
+        parts.append(_(state.message))  # the driver's words: English, translated if known
     return " — ".join(p for p in parts if p)
 
 
-TABLE_COLUMNS = {
-    "trial": st.column_config.NumberColumn(width="small"),
-    "state": st.column_config.TextColumn(),
-    "epochs done": st.column_config.NumberColumn(width="small"),
-    "best val accuracy": st.column_config.ProgressColumn(
-        format="%.2f%%",
-        min_value=0.0,
-        max_value=100.0,
-        help="The best validation accuracy the trial reported so far (Ray Tune's view).",
-    ),
-    "val accuracy": st.column_config.NumberColumn(
-        format="%.2f%%", help="Of the model the run saved (its last epoch)."
-    ),
-    "test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
-    "run": st.column_config.TextColumn(width="large"),
-}
+def _table_columns() -> dict[str, str]:
+    """The trials table's columns (``sweeps.trial_rows``' keys) → their headers."""
+    return {
+        "trial": _("trial"),
+        "state": _("state"),
+        "epochs done": _("epochs done"),
+        "best val accuracy": _("best val accuracy"),
+        "val accuracy": _("val accuracy"),
+        "test accuracy": _("test accuracy"),
+        "run": pgettext("a training run", "run"),
+    }
+
+
+def _column_config(header: dict[str, str]) -> dict:
+    """How the trials table shows each column, keyed by its header."""
+    return {
+        header["trial"]: st.column_config.NumberColumn(width="small"),
+        header["state"]: st.column_config.TextColumn(),
+        header["epochs done"]: st.column_config.NumberColumn(width="small"),
+        header["best val accuracy"]: st.column_config.ProgressColumn(
+            format="%.2f%%",
+            min_value=0.0,
+            max_value=100.0,
+            help=_("The best validation accuracy the trial reported so far (Ray Tune's view)."),
+        ),
+        header["val accuracy"]: st.column_config.NumberColumn(
+            format="%.2f%%", help=_("Of the model the run saved (its last epoch).")
+        ),
+        header["test accuracy"]: st.column_config.NumberColumn(format="%.2f%%"),
+        header["run"]: st.column_config.TextColumn(width="large"),
+    }
+
+
 PERCENTS = ["best val accuracy", "val accuracy", "test accuracy"]  # shown as 0–100
 
 
@@ -413,77 +505,110 @@ def _panel(sweep_id: str, was_live: bool, shown_state: str) -> None:
         show_error(exc)
         return
     heading, action = st.columns([4, 1], vertical_alignment="bottom")
-    heading.markdown(f"#### Sweep {sweep.sweep_id} — {sweep.spec.preset}")
+    heading.markdown(
+        "#### " + _("Sweep {id} — {preset}").format(id=sweep.sweep_id, preset=sweep.spec.preset)
+    )
     if sweep.is_live and people.may_change(sweep.spec.owner):
         action.button(
-            "Stop sweep",
+            _("Stop sweep"),
             icon=":material/stop:",
             on_click=_stop,
             args=(sweep.sweep_id,),
             key=PREFIX + "stop",
-            help="No new trials; live trials stop at their next batch and keep their "
-            "models; finished trials stay.",
+            help=_(
+                "No new trials; live trials stop at their next batch and keep their "
+                "models; finished trials stay."
+            ),
         )
     _show_error("stop")
     st.markdown(_status_line(sweep))
     space = " ".join(f"`{p.text()}`" for p in sweep.spec.params)
     st.caption(
-        f"Space: {space} · {sweep.spec.trials} trials · seed {sweep.spec.seed} · "
-        f"{sweeps.SCHEDULER_WORDS[sweep.spec.scheduler]}"
+        _("Space: {space} · {trials} trials · seed {seed} · {scheduler}").format(
+            space=space,
+            trials=i18n.number(sweep.spec.trials),
+            seed=sweep.spec.seed,
+            scheduler=_(sweeps.SCHEDULER_WORDS[sweep.spec.scheduler]),
+        )
     )
     if sweep.state.state == sweeps.FAILED:
-        show_error(f"The sweep failed: {sweep.state.error}")
+        show_error(_("The sweep failed: {error}").format(error=sweep.state.error))
     rows = sweeps.trial_rows(sweep)
     best = sweep.best()
     if best is not None:
         a, b = st.columns([3, 1], vertical_alignment="center")
+        best_line = (
+            _(
+                "Best so far: **trial {number}** — validation {val}, test {test} ({values}); "
+                "run `{run_id}`"
+            )
+            if sweep.is_live
+            else _(
+                "Best trial: **trial {number}** — validation {val}, test {test} ({values}); "
+                "run `{run_id}`"
+            )
+        )
         a.success(
-            f"Best {'so far' if sweep.is_live else 'trial'}: **trial {best.number}** — "
-            f"validation {best.val_accuracy:.2%}, test {best.run.status.test_accuracy:.2%} "
-            f"({sweeps.describe_values(best.values)}); run `{best.run.run_id}`",
+            best_line.format(
+                number=best.number,
+                val=i18n.percent(best.val_accuracy, 2),
+                test=i18n.percent(best.run.status.test_accuracy, 2),
+                values=_describe(best.values),
+                run_id=best.run.run_id,
+            ),
             icon=":material/emoji_events:",
         )
         b.button(
-            "Use the best trial",
+            _("Use the best trial"),
             icon=":material/check:",
             on_click=_use,
             args=(best.run.run_id,),
             key=PREFIX + "use",
-            help="Evaluate, Sketch and Inside use its model.",
+            help=_("Evaluate, Sketch and Inside use its model."),
         )
     frame = pd.DataFrame(rows)
     for column in NUMBERS:  # blank cells, not "None", for what is not known yet
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     frame[PERCENTS] = frame[PERCENTS] * 100
     frame["run"] = frame["run"].fillna("")
-    columns = dict(TABLE_COLUMNS)
+    shown = frame["val accuracy"].notna().any() or frame["best val accuracy"].notna().any()
+    frame["state"] = frame["state"].map(_trial_state)
+    # Shown with headers in the session's language; the rows (and the chart) keep the keys.
+    header = _table_columns()
+    header.update({p.name: _setting(p.name) for p in sweep.spec.params})
+    columns = _column_config(header)
     for param in sweep.spec.params:  # a drawn rate reads 0.000121, not 0.0001
         if param.kind in ("uniform", "loguniform") or any(
             isinstance(v, float) for v in param.values
         ):
-            columns[param.name] = st.column_config.NumberColumn(format="%.3g")
-    st.dataframe(frame, hide_index=True, column_config=columns)
-    if frame["val accuracy"].notna().any() or frame["best val accuracy"].notna().any():
+            columns[header[param.name]] = st.column_config.NumberColumn(format="%.3g")
+    st.dataframe(frame.rename(columns=header), hide_index=True, column_config=columns)
+    if shown:
         st.altair_chart(sweep_chart(rows, [p.to_dict() for p in sweep.spec.params]))
         st.caption(
-            "Each dot is a trial: the setting it drew (across) and the validation accuracy "
-            "of its model (up). Trials still training show their last finished epoch."
+            _(
+                "Each dot is a trial: the setting it drew (across) and the validation accuracy "
+                "of its model (up). Trials still training show their last finished epoch."
+            )
         )
     else:
-        st.caption("The chart of settings against accuracy appears when a trial finishes "
-                   "its first epoch.")  # fmt: skip
+        st.caption(_("The chart of settings against accuracy appears when a trial finishes "
+                     "its first epoch."))  # fmt: skip
     if (was_live, shown_state) != (sweep.is_live, sweep.state.state):
         st.rerun()  # started, stopping or ended: the whole page (Start, the chooser) changes
     used = st.session_state.pop(USED, None)
     if used:
-        st.toast(f"Evaluate, Sketch and Inside now use run {used}.", icon=":material/check:")
+        st.toast(
+            _("Evaluate, Sketch and Inside now use run {run_id}.").format(run_id=used),
+            icon=":material/check:",
+        )
     rerun_page_if_requested()
 
 
 def sweep_panel(sweep: sweeps.Sweep | None) -> None:
     """The shown sweep, re-read every few seconds while it is live."""
     if sweep is None:
-        st.info("No sweeps yet: choose what to vary above and press **Start sweep**.")
+        st.info(_("No sweeps yet: choose what to vary above and press **Start sweep**."))
         return
     interval = REFRESH_SECONDS if sweep.is_live else None
     st.fragment(run_every=interval)(_panel)(sweep.sweep_id, sweep.is_live, sweep.state.state)

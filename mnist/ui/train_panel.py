@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist import access, hardware, runs
+from mnist import access, hardware, i18n, runs
 from mnist.charts import live_batch_chart, live_epoch_chart, metrics_frames
 from mnist.config import FINETUNE_MODE_WORDS, OPTIMIZERS, PRECISIONS, REFERENCES, SCHEDULES
 from mnist.forms import all_train_images, train_form, train_from_form
+from mnist.i18n import _, pgettext
 from mnist.ui import people
 from mnist.ui.drafts import Draft, build_into
 from mnist.ui.state import (
@@ -22,7 +23,7 @@ from mnist.ui.state import (
     set_train_config,
     train_error,
 )
-from mnist.ui.widgets import full_stop, show_error
+from mnist.ui.widgets import full_stop, in_this_language, show_error
 
 WATCHED = "train.run"  # the run this session watches
 TAIL = "train.tail"  # its MetricsTail
@@ -56,104 +57,135 @@ def _edited() -> None:
 def settings_form() -> None:
     """Every training setting, as the draft holds it; what Start will run."""
     draft = _draft()
-    _, preset = get_model_config()
-    with st.expander("Hyper-parameters", expanded=True, icon=":material/tune:"):
+    _model, preset = get_model_config()
+    with st.expander(_("Hyper-parameters"), expanded=True, icon=":material/tune:"):
         st.caption(
-            f"Model: **{preset or 'custom'}** (set on the Model page). These settings belong to "
-            "this browser tab: a reload starts again from the codelab preset, and a run's "
-            "**Use these settings** brings its own back."
+            _(
+                "Model: **{preset}** (set on the Model page). These settings belong to this "
+                "browser tab: a reload starts again from the codelab preset, and a run's "
+                "**Use these settings** brings its own back."
+            ).format(preset=preset or _("custom"))
         )
         c1, c2, c3 = st.columns(3)
         c1.slider(
-            "Epochs", 1, max(MAX_EPOCHS, draft["epochs"]), **draft.bind("epochs", then=_edited)
+            _("Epochs"), 1, max(MAX_EPOCHS, draft["epochs"]), **draft.bind("epochs", then=_edited)
         )
         c2.select_slider(
-            "Batch size",
+            _("Batch size"),
             sorted({*BATCH_SIZES, draft["batch_size"]}),
-            help="Images per gradient step.",
+            help=_("Images per gradient step."),
             **draft.bind("batch_size", then=_edited),
         )
         c3.select_slider(
-            "Learning rate (log scale)",
+            _("Learning rate (log scale)"),
             sorted({*LEARNING_RATES, draft["learning_rate"]}),
             format_func=lambda r: f"{r:g}",
-            help="The size of each step down the loss; with a cosine schedule, the first step's.",
+            help=_(
+                "The size of each step down the loss; with a cosine schedule, the first step's."
+            ),
             **draft.bind("learning_rate", then=_edited),
         )
         c1.selectbox(
-            "Optimizer",
+            _("Optimizer"),
             OPTIMIZERS,
-            help="adam (the codelab's), adamw (Adam with weight decay), rmsprop, "
-            "or sgd with Nesterov momentum 0.9.",
+            help=_(
+                "adam (the codelab's), adamw (Adam with weight decay), rmsprop, "
+                "or sgd with Nesterov momentum 0.9."
+            ),
             **draft.bind("optimizer", then=_edited),
         )
         c2.selectbox(
-            "Learning-rate schedule",
+            _("Learning-rate schedule"),
             SCHEDULES,
-            help="constant, or cosine: decays to 0 over the planned training steps.",
+            format_func=in_this_language(schedule_label),
+            help=_("constant, or cosine: decays to 0 over the planned training steps."),
             **draft.bind("lr_schedule", then=_edited),
         )
         c3.toggle(
-            "Augmentation (rotate, shift, zoom)",
-            help="Random rotation ±10°, shift ±10 % and zoom ±10 % of each training image.",
+            _("Augmentation (rotate, shift, zoom)"),
+            help=_("Each training image is randomly rotated ±10°, shifted ±10% and zoomed ±10%."),
             **draft.bind("augment", then=_edited),
         )
         all_train = all_train_images(draft["validation_size"])
         size = min(draft["train_size"] or all_train, all_train)
         low = min(100, size)
         c1.slider(
-            "Training images",
+            _("Training images"),
             low,
             all_train,
             step=100,
-            help="A stratified subset of the training images; the maximum uses them all.",
+            help=_("A stratified subset of the training images; the maximum uses them all."),
             **draft.bind("train_size", shown=size, then=_edited),
         )
         c2.slider(
-            "Validation images",
+            _("Validation images"),
             0,
             max(MAX_VALIDATION, draft["validation_size"]),
             step=500,
-            help="Held out of the 60,000 training images for val_loss / val_accuracy.",
+            help=_("Held out of the 60,000 training images for val_loss / val_accuracy."),
             **draft.bind("validation_size", then=_edited),
         )
         c3.number_input(
-            "Seed",
+            _("Seed"),
             0,
             2**31 - 1,
-            help="The same seed and settings train the same model again.",
+            help=_("The same seed and settings train the same model again."),
             **draft.bind("seed", then=_edited),
         )
         c1.number_input(
-            "Early stopping patience (epochs, 0 = off)",
+            _("Early stopping patience (epochs, 0 = off)"),
             0,
             max(MAX_PATIENCE, draft["early_stopping"]),
-            help="Stop when val_loss has not improved for this many epochs; "
-            "the best epoch's weights are kept.",
+            help=_(
+                "Stop when val_loss has not improved for this many epochs; "
+                "the best epoch's weights are kept."
+            ),
             **draft.bind("early_stopping", then=_edited),
         )
         c2.selectbox(
-            "Precision",
+            _("Precision"),
             PRECISIONS,
-            help="mixed_bfloat16: bfloat16 arithmetic with float32 weights, about 1.6× faster "
-            "on CPUs with AVX512_BF16 or AMX, several times slower on CPUs without them "
-            "(benchmarks/RESULTS.md); auto picks it only where the CPU has them. "
-            + hardware.describe_precision_support(),
+            format_func=in_this_language(precision_label),
+            help=_(
+                "mixed_bfloat16: bfloat16 arithmetic with float32 weights, about 1.6× faster "
+                "on CPUs with AVX512_BF16 or AMX, several times slower on CPUs without them "
+                "(benchmarks/RESULTS.md); auto picks it only where the CPU has them. {support}"
+            ).format(support=hardware.describe_precision_support()),
             **draft.bind("precision", then=_edited),
         )
     if draft["precision"] == "mixed_bfloat16" and not hardware.native_bfloat16():
         st.warning(
-            "This CPU has no native bfloat16 (AVX512_BF16 or AMX): mixed_bfloat16 would be "
-            "emulated and train several times slower than float32. Choose auto or float32.",
+            _(
+                "This CPU has no native bfloat16 (AVX512_BF16 or AMX): mixed_bfloat16 would be "
+                "emulated and train several times slower than float32. Choose auto or float32."
+            ),
             icon=":material/speed:",
         )
     if model_error():
         show_error(
-            f"The model on the Model page cannot be built: {full_stop(model_error())} "
-            "Fix it there (or pick a preset) to train."
+            _(
+                "The model on the Model page cannot be built: {error} "
+                "Fix it there (or pick a preset) to train."
+            ).format(error=full_stop(model_error()))
         )
     if train_error():
-        show_error(f"These settings cannot be trained: {full_stop(train_error())}")
+        show_error(
+            _("These settings cannot be trained: {error}").format(error=full_stop(train_error()))
+        )
+
+
+def schedule_label(schedule: str) -> str:
+    """A learning-rate schedule as shown (the setting itself, ``cosine``, stays English)."""
+    names = {
+        "constant": pgettext("learning-rate schedule", "constant"),
+        "cosine": pgettext("learning-rate schedule", "cosine"),
+    }
+    return names.get(schedule, schedule)
+
+
+def precision_label(precision: str) -> str:
+    """A precision as shown: ``auto`` in words, the dtype policies as they are."""
+    return pgettext("precision", "auto") if precision == "auto" else precision
 
 
 def watched_run(all_runs: list[runs.Run]) -> runs.Run | None:
@@ -204,11 +236,11 @@ def _start(token: int) -> None:
         st.session_state[START_ERROR] = str(exc)
         return
     except (OSError, runs.RunError, ValueError) as exc:
-        st.session_state[START_ERROR] = f"Could not start the run: {exc}"
+        st.session_state[START_ERROR] = _("Could not start the run: {error}").format(error=exc)
         return
     st.session_state[WATCHED] = st.session_state[STARTING] = path.name
     st.session_state.pop(TAIL, None)
-    st.toast(f"Run {path.name} started.", icon=":material/play_arrow:")
+    st.toast(_("Run {run_id} started.").format(run_id=path.name), icon=":material/play_arrow:")
 
 
 def _stop(run_id: str) -> None:
@@ -231,13 +263,13 @@ def start_stop(run: runs.Run | None, all_runs: list[runs.Run]) -> None:
     visitor = people.start_note()  # a visitor: why they cannot start
     left, right, note = st.columns([1, 1, 3], vertical_alignment="center")
     left.button(
-        "Starting…" if starting else "Start training",
+        _("Starting…") if starting else _("Start training"),
         type="primary",
         icon=":material/play_arrow:",
         on_click=_start,
         args=(st.session_state[START_TOKEN],),
         disabled=starting or bool(visitor or model_error() or train_error()),
-        help="Disabled while the run just started gets ready, or while a setting is invalid."
+        help=_("Disabled while the run just started gets ready, or while a setting is invalid.")
         if starting
         else visitor,
         width="stretch",
@@ -248,20 +280,32 @@ def start_stop(run: runs.Run | None, all_runs: list[runs.Run]) -> None:
     if run is not None and run.is_live:
         if people.may_change(run.config.owner):
             right.button(
-                "Stop", icon=":material/stop:", on_click=_stop, args=(run.run_id,), width="stretch"
+                _("Stop"),
+                icon=":material/stop:",
+                on_click=_stop,
+                args=(run.run_id,),
+                width="stretch",
             )
         elif not visitor:
-            note.caption(f"Run {run.run_id} is {access.owner_of(run.config.owner)}'s.")
+            note.caption(
+                _("Run {run_id} is {owner}'s.").format(
+                    run_id=run.run_id, owner=access.owner_of(run.config.owner)
+                )
+            )
     elif live:
         right.button(
-            "Watch the live run",
+            _("Watch the live run"),
             icon=":material/visibility:",
             on_click=_watch,
             args=(live[0].run_id,),
             width="stretch",
         )
         if not visitor:
-            note.caption(f"Run {live[0].run_id} is {live[0].state}.")
+            note.caption(
+                _("Run {run_id} is {state}.").format(
+                    run_id=live[0].run_id, state=runs.state_label(live[0].state)
+                )
+            )
     error = st.session_state.pop(START_ERROR, None)
     if error:
         show_error(error)
@@ -277,33 +321,58 @@ def use_settings(run_id: str) -> None:
     set_model_config(config.model, config.preset)
     set_train_config(config.train)
     request_page_rerun()  # the form above this panel shows them at once
-    st.toast(f"The Model and Training pages now hold run {run_id}'s settings.")
+    st.toast(
+        _("The Model and Training pages now hold run {run_id}'s settings.").format(run_id=run_id)
+    )
+
+
+def _base_label(base: str) -> str:
+    """A fine-tune's base model as shown: ``FinetuneConfig.base`` is "run <id>", "the bundled
+    model" (English in config.json) or a path."""
+    if base == "the bundled model":
+        return _("the bundled model")
+    if base.startswith("run "):
+        return _("run {run_id}").format(run_id=base.removeprefix("run "))
+    return base
 
 
 def run_description(run: runs.Run) -> str:
     """One line: the run's model and how it was trained, fine-tuned or imported."""
     config = run.config
     if config.imported:
-        return f"**Imported** model from {config.imported.get('source', 'a file')}"
+        source = config.imported.get("source", None)
+        source = _("a file") if source is None else source
+        return _("**Imported** model from {source}").format(source=source)
     resolved = run.status.precision
     train = config.train.describe()
     if config.train.precision == "auto" and resolved:
-        train += f" (here: {resolved})"
+        train = _("{train} (here: {precision})").format(train=train, precision=resolved)
+    preset = config.preset or _("custom")
     if config.finetune:
         ft = config.finetune
-        return (
-            f"**Fine-tuned** from {ft.base} on {ft.personal_train} of your digits "
-            f"({ft.mode}: {FINETUNE_MODE_WORDS[ft.mode]}) · {train}"
+        return _(
+            "**Fine-tuned** from {base} on {count} of your digits ({mode}: {words}) · {train}"
+        ).format(
+            base=_base_label(ft.base),
+            count=i18n.number(ft.personal_train),
+            mode=pgettext("fine-tuning mode", ft.mode),
+            words=_(FINETUNE_MODE_WORDS[ft.mode]),
+            train=train,
         )
     if config.sweep:
         link = config.sweep
-        values = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                           for k, v in (link.get("values") or {}).items())  # fmt: skip
-        return (
-            f"**Trial {link['trial'] + 1}** of sweep {link['id']} ({values}) · "
-            f"**{config.preset or 'custom'}** model · {train}"
+        values = ", ".join(
+            pgettext("a sweep trial's setting", "{setting} {value}").format(
+                setting=k, value=f"{v:g}" if isinstance(v, float) else v
+            )
+            for k, v in (link.get("values") or {}).items()
         )
-    return f"**{config.preset or 'custom'}** model · {train}"
+        return _(
+            "**Trial {n}** of sweep {sweep_id} ({values}) · **{preset}** model · {train}"
+        ).format(
+            n=link["trial"] + 1, sweep_id=link["id"], values=values, preset=preset, train=train
+        )
+    return _("**{preset}** model · {train}").format(preset=preset, train=train)
 
 
 def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
@@ -311,21 +380,31 @@ def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
     batches, epochs = metrics_frames(tail.batches, complete)
     if batches.empty:
         if run.config.imported:
-            st.caption("Trained elsewhere and imported: there are no training curves here.")
+            st.caption(_("Trained elsewhere and imported: there are no training curves here."))
         elif run.is_live:
-            st.info("The charts appear with the first batch.", icon=":material/hourglass_top:")
+            st.info(_("The charts appear with the first batch."), icon=":material/hourglass_top:")
         else:
-            reason = run.status.message or run.status.error or "no batches"
-            st.info(f"This run never trained ({reason}).", icon=":material/info:")
+            status = run.status
+            reason = (
+                _(status.message)
+                if status.message
+                else runs.error_text(status.error)
+                if status.error
+                else _("no batches")
+            )
+            st.info(
+                _("This run never trained ({reason}).").format(reason=reason),
+                icon=":material/info:",
+            )
         return
     a, b = st.columns(2)
-    a.markdown("**Per batch** (onBatchEnd): each batch's own value, and its moving average")
+    a.markdown(_("**Per batch** (onBatchEnd): each batch's own value, and its moving average"))
     a.vega_lite_chart(spec=live_batch_chart(batches, "loss"), width="stretch")
     b.markdown("&nbsp;")
     b.vega_lite_chart(spec=live_batch_chart(batches, "accuracy"), width="stretch")
     if not epochs.empty:
         a, b = st.columns(2)
-        a.markdown("**Per epoch** (onEpochEnd)")
+        a.markdown(_("**Per epoch** (onEpochEnd)"))
         a.vega_lite_chart(spec=live_epoch_chart(epochs, "loss"), width="stretch")
         b.markdown("&nbsp;")
         # The references are models trained from scratch: beside a fine-tune they mislead.
@@ -333,18 +412,22 @@ def _charts(run: runs.Run, tail: runs.MetricsTail) -> None:
         refs = [(ref.label, ref.value) for ref in shown]
         b.vega_lite_chart(spec=live_epoch_chart(epochs, "accuracy", refs), width="stretch")
         if shown:
-            b.caption(" · ".join(f"{ref.label}: {ref.source}" for ref in shown))
+            b.caption(" · ".join(f"{ref.label}: {_(ref.source)}" for ref in shown))
     if run.config.finetune:
         st.caption(
-            "While fine-tuning, *accuracy* is on the training mix (your digits, augmented, and "
-            "MNIST images) and *val_* on MNIST validation images only: it stays high when the "
-            "model keeps what it knew."
+            _(
+                "While fine-tuning, *accuracy* is on the training mix (your digits, augmented, "
+                "and MNIST images) and *val_* on MNIST validation images only: it stays high "
+                "when the model keeps what it knew."
+            )
         )
     cut = [e for e in tail.epochs if not e.complete]
     if cut:
         st.caption(
-            f"Epoch {cut[-1].epoch} was cut short by Stop: the per-epoch charts show only "
-            "complete epochs."
+            _(
+                "Epoch {epoch} was cut short by Stop: the per-epoch charts show only complete "
+                "epochs."
+            ).format(epoch=cut[-1].epoch)
         )
 
 
@@ -359,26 +442,31 @@ def _panel(run_id: str, interval: float | None) -> None:
         tail = st.session_state[TAIL] = runs.MetricsTail(run.path)
     tail.poll()
     heading, action = st.columns([4, 1], vertical_alignment="bottom")
-    heading.markdown(f"#### {STATE_ICONS.get(run.state, '')} Run {run.run_id} — {run.state}")
+    title = _("Run {run_id} — {state}").format(run_id=run.run_id, state=runs.state_label(run.state))
+    heading.markdown(f"#### {STATE_ICONS.get(run.state, '')} {title}")
     config = run.config
     trained_here = config.kind == "train"
     if trained_here:  # a fine-tune or an import has no Training-page settings to load
         action.button(
-            "Use these settings",
+            _("Use these settings"),
             icon=":material/settings_backup_restore:",
             on_click=use_settings,
             args=(run.run_id,),
-            help="Load this run's model and training settings into the Model and Training pages.",
+            help=_(
+                "Load this run's model and training settings into the Model and Training pages."
+            ),
             key="train.reuse",
         )
-    st.caption(run_description(run), help="How this run's model came to be.")
+    st.caption(run_description(run), help=_("How this run's model came to be."))
     fraction, text = runs.progress(run.status)
     st.progress(fraction, text=text)
     if run.state == runs.FAILED:
-        show_error(f"The run failed: {run.status.error}")
+        show_error(_("The run failed: {error}").format(error=runs.error_text(run.status.error)))
     elif run.state in (runs.DONE, runs.STOPPED) and run.status.test_accuracy is not None:
         st.success(
-            f"Test accuracy on the 10,000 test images: **{run.status.test_accuracy:.2%}**",
+            _("Test accuracy on the 10,000 test images: **{accuracy}**").format(
+                accuracy=i18n.percent(run.status.test_accuracy, 2)
+            ),
             icon=":material/verified:",
         )
     _charts(run, tail)
@@ -395,7 +483,7 @@ def _panel(run_id: str, interval: float | None) -> None:
 def run_panel(run: runs.Run | None) -> None:
     """The watched run's state, progress and live charts, re-read while it is live."""
     if run is None:
-        st.info("No runs yet: press **Start training** to train the model from the Model page.")
+        st.info(_("No runs yet: press **Start training** to train the model from the Model page."))
         return
     interval = runs.watch_interval(run.status)
     st.fragment(run_every=interval)(_panel)(run.run_id, interval)

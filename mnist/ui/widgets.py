@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import streamlit as st
+
+from mnist import i18n
+from mnist.i18n import _
 
 
 def page_header(title: str, caption: str) -> None:
@@ -22,9 +26,26 @@ def keyed_to(prefix: str, identity: object) -> str:
 
 
 def percent(p: float) -> str:
-    """A probability as a percentage with one decimal, never rounded up to a certain 100 %."""
+    """A probability as a percentage with one decimal, never rounded up to a certain 100 %
+    (floored to tenths, then written as the session's language writes percentages)."""
     tenths = math.floor(float(p) * 1000)
-    return f"{tenths / 10:.1f}%"
+    return i18n.percent(tenths / 1000, 1)
+
+
+def in_this_language(format_func: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``format_func`` speaking the session's language of now, wherever it is called.
+
+    A widget's ``format_func`` is also called outside the script run (AppTest calls it from the
+    test's thread to find the option a value stands for), where no session decides the language:
+    unbound, it would answer in English while the options show Korean.
+    """
+    lang = i18n.language()
+
+    def shown(option: Any) -> str:
+        with i18n.use_language(lang):
+            return format_func(option)
+
+    return shown
 
 
 def full_stop(text: str) -> str:
@@ -61,7 +82,7 @@ def digit_grid(
 ) -> None:
     """Rows of ``per_row`` enlarged digits with captions (the codelab's example grid)."""
     if len(images) == 0:
-        st.info("No images to show.")
+        st.info(_("No images to show."))
         return
     for start in range(0, len(images), per_row):
         columns = st.columns(per_row)

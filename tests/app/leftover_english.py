@@ -36,7 +36,7 @@ ALLOWED = {
     # the data set's authors (a citation), licences
     "yann", "lecun", "corinna", "cortes", "christopher", "burges", "cc", "by", "sa",
     # preset names (ids shown in run ids and lists)
-    "codelab", "fast", "strong",
+    "codelab", "fast", "best",
 }  # fmt: skip
 
 _HANGUL = "\uac00-\ud7a3\u3131-\u318e"
@@ -70,6 +70,8 @@ _SKIP_FIELDS = {
     "gap", "width", "height", "page_name", "hash", "script_hash", "accept", "types", "styles",
     "column_order", "columns", "editing_mode", "deploy_params", "component_name", "json_args",
     "body_hash", "sha", "region", "anchor", "shortcut", "scope", "mode",
+    # code a page shows as code (st.code: a command line) and a component's own source
+    "code_text", "language", "engine", "js_source_path", "css_source_path", "html_content", "json",
 }  # fmt: skip
 
 

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist import i18n, runs
-from mnist.ui.language import LANGUAGE
+from mnist.ui.language import LANGUAGE, SWITCH
 from tests.app.conftest import APP, PAGES, open_page
 from tests.app.leftover_english import english_words, visible_texts
 from tests.conftest import made_run
@@ -17,15 +17,20 @@ from tests.conftest import made_run
 HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
+# The language switch speaks both languages whatever the page speaks.
+SWITCH_TEXTS = {"Language · 언어", *i18n.LANGUAGES.values()}
+
+
 def korean_outside_the_switch(at) -> list[str]:
-    """Texts with Hangul in them, except the language switch's (always in both languages)."""
-    switch = {"Language · 언어", *i18n.LANGUAGES.values()}
-    return [t for t in visible_texts(at) if HANGUL.search(t) and t not in switch]
+    """Texts with Hangul in them, except the language switch's."""
+    return [t for t in visible_texts(at) if HANGUL.search(t) and t not in SWITCH_TEXTS]
 
 
 def leftover(at) -> dict[str, list[str]]:
-    """Each text of the page that still has English prose in it, with those words."""
-    return {t: words for t in visible_texts(at) if (words := english_words(t))}
+    """Each text of the page (but the switch) that still has English prose, with those words."""
+    return {
+        t: words for t in visible_texts(at) if t not in SWITCH_TEXTS and (words := english_words(t))
+    }
 
 
 def assert_korean(at) -> None:
@@ -68,14 +73,17 @@ def test_an_english_browser_gets_english():
 def test_the_sidebar_switch_changes_the_language_for_the_session():
     at = open_page("home", locale="en-US")
     english = at.markdown[0].value
-    at.sidebar.selectbox(key=LANGUAGE).set_value("ko").run()
+    at.sidebar.selectbox(key=SWITCH).set_value("ko").run()
     assert not at.exception, at.exception
     assert at.markdown[0].value != english and HANGUL.search(at.markdown[0].value)
     at.switch_page("pages/model.py").run()  # the choice lasts across pages
     assert_korean(at)
     assert at.session_state[LANGUAGE] == "ko"
-    at.sidebar.selectbox(key=LANGUAGE).set_value("en").run()
+    at.switch_page("app.py").run()  # AppTest runs a page alone: back through the router
+    at.sidebar.selectbox(key=SWITCH).set_value("en").run()
     assert not korean_outside_the_switch(at)
+    at.switch_page("pages/model.py").run()
+    assert at.title[0].value and not korean_outside_the_switch(at)
 
 
 def test_the_address_asks_for_a_language_over_the_browser():

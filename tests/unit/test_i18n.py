@@ -85,7 +85,11 @@ def test_every_marked_string_has_a_korean_entry_that_keeps_its_markup():
                     got = sorted(set(measure(text)))
                 else:
                     got = measure(text)
-                if got != want:
+                if name == "code spans":  # Korean may set a code name as code, never lose one
+                    ok = got >= want and got % 2 == 0
+                else:
+                    ok = got == want
+                if not ok:
                     problems.append(f"{where}: {name} differ in {key!r}: {want!r} → {got!r}")
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
 
