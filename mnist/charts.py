@@ -45,7 +45,11 @@ def _trial_state(state: object) -> object:
 
 def class_counts_chart(counts: dict[str, Sequence[int]]) -> alt.Chart:
     """Grouped bars: images per digit, one colour per split (``{"train": [...], ...}``)."""
-    names = {"train": pgettext("data split", "train"), "test": pgettext("data split", "test")}
+    names = {
+        "train": pgettext("data split", "train"),
+        "validation": pgettext("data split", "validation"),
+        "test": pgettext("data split", "test"),
+    }
     splits = [names.get(split, split) for split in counts]  # as shown in the legend
     frame = pd.DataFrame(
         [
