@@ -32,10 +32,14 @@ _source: Callable[[], str | None] | None = None
 _forced: ContextVar[str | None] = ContextVar("mnist_language", default=None)
 
 
-def set_language_source(source: Callable[[], str | None] | None) -> None:
-    """Make ``source()`` decide the language of every later call (None: English again)."""
+def set_language_source(
+    source: Callable[[], str | None] | None,
+) -> Callable[[], str | None] | None:
+    """Make ``source()`` decide the language of every later call (None: English again);
+    returns the source it replaces."""
     global _source
-    _source = source
+    previous, _source = _source, source
+    return previous
 
 
 @contextlib.contextmanager

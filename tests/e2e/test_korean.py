@@ -129,3 +129,25 @@ def test_the_switch_keeps_its_language_across_pages_and_a_reload(korean_page, se
     assert HANGUL.search(pg.locator("[data-testid='stMain']").inner_text())
     pg.wait_for_url(re.compile(r"/model$"))
     assert not exceptions(pg)
+
+
+def test_two_people_in_two_languages_each_get_their_own(browser, server):
+    """What the server caches (the model's summary and diagram, the scores, the charts) is
+    kept per language: a Korean session never hands its text to an English one, either way."""
+    contexts = {
+        code: browser.new_context(viewport={"width": 1400, "height": 1000}, locale=code)
+        for code in ("ko-KR", "en-US")
+    }
+    try:
+        pages = {code: ctx.new_page() for code, ctx in contexts.items()}
+        order = ["ko-KR", "en-US"]
+        for path in ("model", "evaluate", "inside"):
+            for code in order:  # one session fills the caches, then the other reads them
+                open_page(pages[code], server, path)
+                assert not exceptions(pages[code])
+            order.reverse()
+            assert not HANGUL.search(main_text(pages["en-US"])), main_text(pages["en-US"])
+            assert not english_on_screen(pages["ko-KR"]), english_on_screen(pages["ko-KR"])
+    finally:
+        for ctx in contexts.values():
+            ctx.close()

@@ -126,7 +126,7 @@ def test_the_language_a_browser_asks_for():
 
 
 def test_without_a_session_everything_is_english_and_a_block_can_ask_for_korean():
-    assert i18n.language() == "en"
+    assert i18n.language() == "en"  # no source, or mnist.ui's outside a script run
     assert i18n._("Overview") == "Overview"
     with i18n.use_language("ko"):
         assert i18n.language() == "ko"
@@ -137,13 +137,13 @@ def test_without_a_session_everything_is_english_and_a_block_can_ask_for_korean(
 
 def test_the_source_decides_each_call():
     asked = ["ko"]
-    i18n.set_language_source(lambda: asked[0])
+    previous = i18n.set_language_source(lambda: asked[0])
     try:
         assert i18n._("Overview") == "개요"
         asked[0] = "de-DE"  # not a language of the app: English
         assert i18n._("Overview") == "Overview"
     finally:
-        i18n.set_language_source(None)
+        i18n.set_language_source(previous)  # mnist.ui's, if an app test imported it
 
 
 @pytest.mark.parametrize(
@@ -180,3 +180,35 @@ def test_the_cli_stays_english_whatever_the_machine_speaks(tmp_path):
     assert out.returncode != 0
     assert "must be at least 1" in out.stderr, out.stderr
     assert not re.search("[\uac00-\ud7a3]", out.stdout + out.stderr)
+
+
+def test_the_librarys_messages_speak_the_language_of_the_call():
+    """A refusal or a run's error reads in the dashboard session's language; the same call
+    elsewhere (the CLI) stays English."""
+    from mnist import access, runs
+
+    def refusal() -> str:
+        with pytest.raises(access.NotAllowed) as caught:
+            access.check_may_change(access.ANONYMOUS, "alice", "stop run 20261207-010203-ab12")
+        return str(caught.value)
+
+    english = refusal()
+    assert "20261207-010203-ab12" in english and not re.search("[\uac00-\ud7a3]", english)
+    with i18n.use_language("ko"):
+        korean = refusal()
+    assert "20261207-010203-ab12" in korean and re.search("[\uac00-\ud7a3]", korean)
+
+    # What the worker wrote (English, on disk) is shown in Korean with its values kept.
+    stored = runs.DIVERGED.format(
+        where=runs.AT_BATCH.format(epoch=2, batch=17),
+        what=runs.LOSS_BECAME.format(loss="nan"),
+    )
+    assert runs.error_text(stored) == stored
+    with i18n.use_language("ko"):
+        shown = runs.error_text(stored)
+        assert shown == i18n._(runs.DIVERGED).format(
+            where=i18n._(runs.AT_BATCH).format(epoch=2, batch=17),
+            what=i18n._(runs.LOSS_BECAME).format(loss="nan"),
+        )
+        assert re.search("[\uac00-\ud7a3]", shown) and "17" in shown
+        assert runs.error_text("ValueError: a Python error") == "ValueError: a Python error"
