@@ -455,7 +455,7 @@ class Reference:
 
     @property
     def label(self) -> str:
-        return f"{_(self.name)} {self.value * 100:.4g} %"
+        return f"{_(self.name)} {i18n.percent(self.value, 2)}"
 
 
 REFERENCES: tuple[Reference, ...] = (

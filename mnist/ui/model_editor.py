@@ -45,20 +45,6 @@ def _pool_name(pool: str) -> str:
     return shown.get(pool, pool)
 
 
-def _activation_name(activation: str) -> str:
-    """An activation option as shown (the option itself is the Keras name)."""
-    shown = {
-        "relu": pgettext("activation", "relu"),
-        "elu": pgettext("activation", "elu"),
-        "gelu": pgettext("activation", "gelu"),
-        "selu": pgettext("activation", "selu"),
-        "tanh": pgettext("activation", "tanh"),
-        "sigmoid": pgettext("activation", "sigmoid"),
-        "swish": pgettext("activation", "swish"),
-    }
-    return shown.get(activation, activation)
-
-
 def _draft() -> Draft:
     return Draft("model", lambda: model_form(get_model_config()[0]))
 
@@ -140,8 +126,7 @@ def _block_editor(draft: Draft, i: int) -> None:
     )
     a.selectbox(
         _("Activation"),
-        ACTIVATIONS,
-        format_func=in_this_language(_activation_name),
+        ACTIVATIONS,  # Keras's names in every language: what a learner types in code
         **draft.bind(p + "activation", then=_edited),
     )
     b.slider(

@@ -20,6 +20,7 @@ from mnist.sweeps import SEARCHABLE, Param
 from mnist.ui import people
 from mnist.ui.drafts import Draft
 from mnist.ui.state import request_page_rerun, rerun_page_if_requested, select_run
+from mnist.ui.train_panel import schedule_label
 from mnist.ui.widgets import in_this_language, show_error
 
 PREFIX = "sweep."
@@ -85,6 +86,8 @@ def _draft() -> Draft:
 def _shown(value) -> str:
     if isinstance(value, bool):  # as the CLI writes it (augment=choice:false,true)
         return pgettext("a switch", "true") if value else pgettext("a switch", "false")
+    if isinstance(value, str):  # a learning-rate schedule; other names stay as they are
+        return schedule_label(value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -134,6 +137,7 @@ def _field_widget(draft: Draft, name: str) -> None:
             label,
             options,
             format_func=in_this_language(_shown),
+            placeholder=_("Choose values"),
             **draft.bind(field),
             help=_("Each trial picks one of these at random."),
         )
@@ -284,6 +288,7 @@ def space_form() -> sweeps.SweepSpec | None:
             list(SEARCHABLE),
             **draft.bind("fields"),
             format_func=in_this_language(_setting),
+            placeholder=_("Choose settings"),
             help=_("The rest stay as the preset has them."),
         )
         for name in draft["fields"]:

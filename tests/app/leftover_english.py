@@ -6,7 +6,7 @@ tooltips) and the Arrow tables of dataframes (column names and string cells).
 
 ``english_words`` finds the words of a text that are English prose. Not English prose:
 - a gloss in parentheses right after Korean text, as the glossary writes terms:
-  ``합성곱(convolution)``, ``학습률 (learning rate)``;
+  ``합성곱(convolution)``, ``학습률 (learning rate)``, ``**합성곱**(convolution)``;
 - code (a backtick span, a token with a digit, ``_``, ``/``, ``.``, ``@`` or ``=`` in it),
   links, icons (``:material/home:``);
 - the code names, product names and units of ``ALLOWED``.
@@ -28,7 +28,8 @@ ALLOWED = {
     "jpeg", "jpg", "csv", "json", "zip", "oidc", "url", "id", "cpu", "gpu", "bf", "avx",
     "python", "numpy", "savedmodel", "http", "https", "ok",
     # Keras and ML names a learner types
-    "dense", "flatten", "dropout", "relu", "softmax", "adam", "adamw", "sgd", "rmsprop",
+    "dense", "flatten", "dropout", "relu", "elu", "gelu", "selu", "sigmoid", "swish", "tanh",
+    "softmax", "adam", "adamw", "sgd", "rmsprop",
     "grad", "cam", "sne", "t-sne", "fgsm", "batchnormalization", "globalaveragepooling",
     "conv", "maxpooling", "averagepooling", "same", "valid", "he", "glorot",
     # units
@@ -41,7 +42,7 @@ ALLOWED = {
 }  # fmt: skip
 
 _HANGUL = "\uac00-\ud7a3\u3131-\u318e"
-_GLOSS = re.compile(rf"(?<=[{_HANGUL}])\s?\([^()]*\)")
+_GLOSS = re.compile(rf"([{_HANGUL}][*_]{{0,2}})\s?\([^()]*\)")  # after emphasis too
 _CODE = re.compile(r"`[^`]*`")
 _LINK = re.compile(r"\]\([^)]*\)|https?://\S+|:material/[a-z_]+:")
 _CODEISH = re.compile(r"[\d_/@=\\]|\w\.\w")
@@ -51,7 +52,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")
 def english_words(text: str) -> list[str]:
     """The words of ``text`` that are English prose (see the module's docstring)."""
     text = _LINK.sub(" ", _CODE.sub(" ", text))
-    text = _GLOSS.sub(" ", text)
+    text = _GLOSS.sub(r"\1 ", text)
     words = []
     for token in text.split():
         if _CODEISH.search(token):

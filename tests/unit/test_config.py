@@ -415,4 +415,4 @@ def test_the_codelab_reference_line_is_the_measured_figure():
     measured = float(re.findall(r"\| ([\d.]+)% \|", row)[0]) / 100
     (codelab,) = [r for r in REFERENCES if r.name == "codelab model"]
     assert codelab.value == pytest.approx(measured, abs=5e-5)
-    assert codelab.label == f"codelab model {measured * 100:.4g} %"
+    assert codelab.label == f"codelab model {measured * 100:.2f}%"  # English, as i18n writes it

@@ -94,6 +94,21 @@ def test_every_marked_string_has_a_korean_entry_that_keeps_its_markup():
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
 
 
+def test_korean_emphasis_closes_where_markdown_can_close_it():
+    """CommonMark does not close ``*`` or ``**`` between punctuation and a letter: in
+    ``**합성곱(convolution)**은`` the stars stay on the screen. The gloss goes after the
+    emphasis instead: ``**합성곱**(convolution)은``."""
+    unclosed = re.compile(r"[)\]\"'’.,:;!?»]\*{1,2}(?=\w)")
+    bad = [
+        text
+        for message in korean()
+        if message.id
+        for text in (message.string if isinstance(message.string, tuple) else (message.string,))
+        if unclosed.search(text)
+    ]
+    assert not bad, bad
+
+
 def test_the_korean_catalog_has_no_entry_the_code_no_longer_uses():
     used = set(extracted())
     stale = [entry_key(m) for m in korean() if m.id and entry_key(m) not in used]
