@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gettext
+import re
 import string
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -81,7 +82,7 @@ def catalog(code: str) -> gettext.NullTranslations:
 
 def _(message: str) -> str:
     """``message`` in the current language."""
-    return catalog(language()).gettext(message)
+    return _text(catalog(language()).gettext(message))
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention
@@ -92,13 +93,78 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """``singular`` or ``plural`` for ``n``, in the current language's plural rules."""
-    return catalog(language()).ngettext(singular, plural, n)
+    return _text(catalog(language()).ngettext(singular, plural, n))
 
 
 def pgettext(context: str, message: str) -> str:
     """``message`` in the current language, told apart by ``context`` from the same English
     word with another meaning ("Run" the noun, "Run" the verb)."""
-    return catalog(language()).pgettext(context, message)
+    return _text(catalog(language()).pgettext(context, message))
+
+
+# Korean particles after a value. A Korean template cannot know whether ``{digit}`` ends in a
+# consonant, so it writes both forms, "{digit}(으)로", "{id}을(를)"; once the value is in, the
+# one that fits it is kept ("7로", "3으로", "…-ab12를"). A value whose sound the code cannot tell
+# (a Latin letter) keeps both forms, which every Korean reader understands.
+_PARTICLES = {  # both forms → (after a final consonant, after none)
+    "(으)로": ("으로", "로"),
+    "을(를)": ("을", "를"),
+    "를(을)": ("을", "를"),
+    "이(가)": ("이", "가"),
+    "가(이)": ("이", "가"),
+    "은(는)": ("은", "는"),
+    "는(은)": ("은", "는"),
+    "과(와)": ("과", "와"),
+    "와(과)": ("과", "와"),
+}
+_PARTICLE = re.compile(
+    r"(?P<word>[^\s*`\"'’”]+)(?P<marks>[*`\"'’”]*)(?P<both>"
+    + "|".join(re.escape(p) for p in _PARTICLES)
+    + ")"
+)
+# The last sound of each digit as read in Korean: 영 일 이 삼 사 오 육 칠 팔 구.
+_DIGIT_CODA = {"0": "ㅇ", "1": "ㄹ", "2": "", "3": "ㅁ", "4": "", "5": "", "6": "ㄱ", "7": "ㄹ",
+               "8": "ㄹ", "9": ""}  # fmt: skip
+_RIEUL = 8  # ㄹ, the one final consonant "(으)로" treats as none
+
+
+def _coda(char: str) -> str | None:
+    """The final consonant of ``char`` as read aloud ("" none, "ㄹ", or "+" any other), None
+    if the code cannot tell (a Latin letter, a sign)."""
+    if "가" <= char <= "힣":
+        final = (ord(char) - ord("가")) % 28
+        return "" if final == 0 else "ㄹ" if final == _RIEUL else "+"
+    return _DIGIT_CODA.get(char)
+
+
+def korean_particles(text: str) -> str:
+    """``text`` with each "(으)로"-style pair after a word reduced to the form that fits it."""
+
+    def fit(match: re.Match) -> str:
+        coda = _coda(match["word"][-1])
+        if coda is None:
+            return match[0]
+        after_consonant, after_vowel = _PARTICLES[match["both"]]
+        if match["both"] == "(으)로":
+            chosen = after_vowel if coda in ("", "ㄹ") else after_consonant
+        else:
+            chosen = after_consonant if coda else after_vowel
+        return match["word"] + match["marks"] + chosen
+
+    return _PARTICLE.sub(fit, text)
+
+
+class _Korean(str):
+    """A Korean template: ``format`` fits the particles to the values put in."""
+
+    def format(self, *args, **kwargs) -> str:
+        return korean_particles(str.format(self, *args, **kwargs))
+
+
+def _text(text: str) -> str:
+    if language() == "ko" and "(" in text:
+        return _Korean(korean_particles(text) if "{" not in text else text)
+    return text
 
 
 def placeholders(text: str) -> list[str]:

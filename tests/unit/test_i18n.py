@@ -227,3 +227,31 @@ def test_the_librarys_messages_speak_the_language_of_the_call():
         )
         assert re.search("[\uac00-\ud7a3]", shown) and "17" in shown
         assert runs.error_text("ValueError: a Python error") == "ValueError: a Python error"
+
+
+@pytest.mark.parametrize(
+    ("text", "fitted"),
+    [
+        ("3(으)로", "3으로"),  # 삼: a final consonant
+        ("7(으)로", "7로"),  # 칠: ㄹ, which (으)로 treats as none
+        ("2(으)로", "2로"),  # 이: none
+        ("**6**(으)로", "**6**으로"),  # through Markdown
+        ("곱(으)로", "곱으로"),
+        ("팔(으)로", "팔로"),
+        ("20261207-010203-ab12을(를)", "20261207-010203-ab12를"),
+        ("블록 4이(가)", "블록 4가"),
+        ("모델은(는)", "모델은"),
+        ("run-abcf을(를)", "run-abcf을(를)"),  # a Latin letter: both forms stay
+    ],
+)
+def test_korean_particles_fit_the_word_before_them(text, fitted):
+    assert i18n.korean_particles(text) == fitted
+
+
+def test_a_korean_template_fits_its_particles_to_the_values():
+    with i18n.use_language("ko"):
+        template = i18n._("Save as {digit}")
+        assert "(으)로" in template  # the catalog writes both forms …
+        assert template.format(digit=3) == "3으로 저장"  # … the value picks one
+        assert template.format(digit=8) == "8로 저장"
+    assert i18n._("Save as {digit}").format(digit=3) == "Save as 3"
