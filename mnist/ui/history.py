@@ -14,7 +14,7 @@ from mnist.i18n import _, ngettext, pgettext
 from mnist.ui import people
 from mnist.ui.state import (
     SELECTED_RUN,
-    _origin,
+    origin_label,
     request_page_rerun,
     rerun_page_if_requested,
     select_run,
@@ -300,7 +300,7 @@ def _history() -> None:
     table["test accuracy"] *= 100  # shown as 91.61%
     # The words of the cells and the headers in the session's language (the keys stay English)
     table["status"] = [runs.state_label(r.state) for r in all_runs]
-    table["preset"] = [_origin(r.config) for r in all_runs]
+    table["preset"] = [origin_label(r.config) for r in all_runs]
     table["schedule"] = [schedule_label(s) if s else s for s in table["schedule"]]
     headers = _headers()
     event = st.dataframe(

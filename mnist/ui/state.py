@@ -127,7 +127,7 @@ class ModelChoice:
         return str(self.path), self.path.stat().st_mtime
 
 
-def _origin(config: runs.RunConfig) -> str:
+def origin_label(config: runs.RunConfig) -> str:
     """``config.origin`` in the session's language: how pages name where a model came from
     (a preset's id stays as it is: it is part of how runs are listed)."""
     if config.sweep:
@@ -154,7 +154,7 @@ def current_model_choice() -> ModelChoice:
         else:
             if run.model_path is not None:
                 label = _("run {run_id} ({origin})").format(
-                    run_id=run_id, origin=_origin(run.config)
+                    run_id=run_id, origin=origin_label(run.config)
                 )
                 return ModelChoice(run.model_path, label, run_id)
             note = _("Run {run_id} has no model ({state}); using the bundled model.").format(

@@ -7,6 +7,7 @@ screenshot and the server log in `artifacts/e2e/`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -80,20 +81,28 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@contextlib.contextmanager
+def browser_page(browser, server, request, locale: str):
+    """A fresh browser context (a new user whose browser asks for ``locale``) and its page;
+    screenshots of its pages and the server log saved if the test failed."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale=locale)
+    try:
+        yield context.new_page()
+        report = getattr(request.node, "stash_report", None)
+        if report is not None and report.failed:
+            name = request.node.name.replace("/", "_")
+            for i, p in enumerate(context.pages):
+                p.screenshot(path=str(ARTIFACTS / f"{name}-{i}.png"), full_page=True)
+            shutil.copy(server.log_path, ARTIFACTS / f"{name}-server.log")
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser, server, request):
-    """A fresh browser context (a new user, whose browser asks for English) per test;
-    artefacts saved on failure."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    pg = context.new_page()
-    yield pg
-    report = getattr(request.node, "stash_report", None)
-    if report is not None and report.failed:
-        name = request.node.name.replace("/", "_")
-        for i, p in enumerate(context.pages):
-            p.screenshot(path=str(ARTIFACTS / f"{name}-{i}.png"), full_page=True)
-        shutil.copy(server.log_path, ARTIFACTS / f"{name}-server.log")
-    context.close()
+    """A new user per test, whose browser asks for English."""
+    with browser_page(browser, server, request, "en-US") as pg:
+        yield pg
 
 
 def wait_idle(pg, timeout: float = 90) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from playwright.sync_api import expect
 
 from mnist import i18n
 from tests.app.leftover_english import english_words
-from tests.e2e.conftest import ARTIFACTS, exceptions, open_page, wait_idle
+from tests.e2e.conftest import browser_page, exceptions, open_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -40,15 +39,9 @@ def korean(english: str) -> str:
 
 @pytest.fixture
 def korean_page(browser, server, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
-    pg = context.new_page()
-    yield pg
-    report = getattr(request.node, "stash_report", None)
-    if report is not None and report.failed:
-        name = request.node.name.replace("/", "_")
-        pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        shutil.copy(server.log_path, ARTIFACTS / f"{name}-server.log")
-    context.close()
+    """A new user per test, whose browser asks for Korean."""
+    with browser_page(browser, server, request, "ko-KR") as pg:
+        yield pg
 
 
 def nav_link(pg, title: str):
