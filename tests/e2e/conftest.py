@@ -225,6 +225,39 @@ def set_slider(pg, label: str, key: str, presses: int = 1) -> None:
     wait_idle(pg)
 
 
+# A dataframe's rows as its accessible table tells them (Glide draws the grid on a canvas and
+# mirrors it in an offscreen <table>): [row number (1 = first), its cells' texts, selected?].
+_ROWS = """g => [...g.querySelectorAll("table[role=grid] tbody tr")].map(r => [
+    Number(r.getAttribute("aria-rowindex")) - 1, [...r.cells].map(c => c.textContent),
+    r.getAttribute("aria-selected") === "true"])"""
+ROW_HEIGHT = 35  # px, the header's and each row's
+
+
+def select_rows(pg, grid, texts=(), numbers=(), timeout: float = 90) -> None:
+    """Make exactly these rows of the dataframe ``grid`` selected: those with a cell that
+    reads one of ``texts`` (a run id) and those numbered in ``numbers`` (1 = first), by
+    clicking their selection boxes as a person would. Each click is checked against the
+    grid's own selection and made again if it was lost or hit another row: the page above
+    can move (a live panel drawing its first chart) and a table redrawn with new rows
+    clears its selection."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = grid.evaluate(_ROWS)
+        wanted = {n for n, cells, _ in rows if n in numbers or set(texts) & set(cells)}
+        wrong = [n for n, _, selected in rows if selected != (n in wanted)]
+        if len(wanted) == len(texts) + len(numbers) and not wrong:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"could not select rows {texts or numbers} in {rows}")
+        if len(wanted) < len(texts) + len(numbers):
+            time.sleep(0.5)  # the rows asked for are not in the table yet
+            continue
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        pg.mouse.click(box["x"] + 14, box["y"] + ROW_HEIGHT * wrong[0] + ROW_HEIGHT // 2)
+        wait_idle(pg)
+
+
 def stop_all_runs(server) -> None:
     """Ask every live run to stop and wait until none is live (tests clean up after themselves)."""
     from mnist import runs

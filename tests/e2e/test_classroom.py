@@ -19,8 +19,8 @@ from tests.e2e.conftest import (
     exceptions,
     go,
     open_page,
+    select_rows,
     stop_all_runs,
-    wait_idle,
     wait_state,
 )
 from tests.e2e.test_browser import prediction, stroke
@@ -52,11 +52,7 @@ def _person(browser, who: str | None):
 
 
 def _select_first_history_row(pg) -> None:
-    grid = pg.locator("[data-testid='stDataFrame']").first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    pg.mouse.click(box["x"] + 14, box["y"] + 35 + 17)
-    wait_idle(pg)
+    select_rows(pg, pg.locator("[data-testid='stDataFrame']").first, numbers=[1])
 
 
 def _keep_artifacts(request, srv: Dashboard, pages: list) -> None:

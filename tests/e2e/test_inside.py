@@ -15,7 +15,14 @@ from playwright.sync_api import expect
 from mnist import runs
 from mnist.config import PRESETS, ConvBlock, ModelConfig, TrainConfig
 from mnist.models import build_model
-from tests.e2e.conftest import exceptions, open_page, stop_all_runs, wait_idle, wait_until
+from tests.e2e.conftest import (
+    exceptions,
+    open_page,
+    select_rows,
+    stop_all_runs,
+    wait_idle,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -47,13 +54,7 @@ def _run_with_model(server, name: str, config: ModelConfig) -> str:
 def _use_run(page, server, run_id: str) -> None:
     """Choose ``run_id`` in the Training page's history for Evaluate, Sketch and Inside."""
     open_page(page, server, "train")
-    grid = page.locator("[data-testid='stDataFrame']").last
-    grid.scroll_into_view_if_needed()
-    newest_first = [r.run_id for r in runs.list_runs(server.runs_dir)[0]]
-    row = newest_first.index(run_id) + 1
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 14, box["y"] + 35 + 35 * (row - 1) + 17)
-    wait_idle(page)
+    select_rows(page, page.locator("[data-testid='stDataFrame']").last, texts=[run_id])
     page.get_by_role("button", name="Use for Evaluate and Sketch").click()
     wait_idle(page)
 

@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     open_page,
     run_heading,
     run_ids,
+    select_rows,
     set_slider,
     slider_value,
     stop_all_runs,
@@ -241,12 +242,9 @@ def _make_finished_run(server, epochs: int) -> str:
     return path.name
 
 
-def _select_row(page, row: int) -> None:
-    grid = page.locator("[data-testid='stDataFrame']").last
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 14, box["y"] + 35 + 35 * (row - 1) + 17)
-    wait_idle(page)
+def _select_run(page, run_id: str) -> None:
+    """Select ``run_id``'s row, and only it, in the Training page's history."""
+    select_rows(page, page.locator("[data-testid='stDataFrame']").last, texts=[run_id])
 
 
 def test_delete_removes_the_chosen_run_and_selects_nothing_else(page, server):
@@ -255,7 +253,7 @@ def test_delete_removes_the_chosen_run_and_selects_nothing_else(page, server):
     open_page(page, server, "train")
     newest_first = sorted(ids, key=lambda i: runs.find_run(i, server.runs_dir).config.created)
     newest_first.reverse()
-    _select_row(page, 1)
+    _select_run(page, newest_first[0])
     page.get_by_role("button", name="Delete 1 run").click()  # asks first
     assert newest_first[0] in run_ids(server)
     page.get_by_role("button", name="Delete for good").click()
@@ -388,7 +386,7 @@ def test_evaluate_per_class_table_fits_and_follows_a_deleted_run(page, server, t
     model.save(path / runs.MODEL)
     runs.write_json_atomic(path / runs.STATUS, {"state": runs.DONE, "pid": None, "heartbeat": 0})
     open_page(page, server, "train")
-    _select_row(page, 1)
+    _select_run(page, path.name)
     page.get_by_role("button", name="Use for Evaluate and Sketch").click()
     wait_idle(page)
     go(page, "Evaluate")
@@ -432,8 +430,7 @@ def test_watching_another_run_keeps_a_way_back_to_the_live_one(page, server):
     set_slider(page, "Epochs", "End")
     set_slider(page, "Training images", "End")
     live = click_start(page, server)
-    rows = sorted(run_ids(server), reverse=True)
-    _select_row(page, rows.index(old) + 1)
+    _select_run(page, old)
     page.get_by_role("button", name="Watch this run").click()
     wait_idle(page)
     assert run_heading(page)[0] == old

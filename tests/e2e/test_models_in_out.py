@@ -12,7 +12,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from mnist import DEFAULT_MODEL, runs
-from tests.e2e.conftest import exceptions, go, open_page, wait_idle, wait_until
+from tests.e2e.conftest import exceptions, go, open_page, select_rows, wait_idle, wait_until
 
 
 def _import(page, path) -> str:
@@ -38,11 +38,8 @@ def test_import_a_model_evaluate_it_and_download_every_export(page, server, tmp_
     expect(page.locator("h4").filter(has_text=f"Run {run_id} — done").first).to_be_visible()
     expect(page.get_by_text("Trained elsewhere and imported")).to_be_visible()
 
-    # Select it in the history (newest first: row 1), use it, and Evaluate scores it.
-    grid = page.locator("[data-testid='stDataFrame']").first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)
+    # Select it in the history, use it, and Evaluate scores it.
+    select_rows(page, page.locator("[data-testid='stDataFrame']").first, texts=[run_id])
     page.get_by_role("button", name="Use for Evaluate and Sketch").click()
     wait_idle(page)
     go(page, "Evaluate")
@@ -51,11 +48,7 @@ def test_import_a_model_evaluate_it_and_download_every_export(page, server, tmp_
     expect(accuracy.locator("[data-testid='stMetricValue']")).to_have_text("99.72%")
 
     go(page, "Training")
-    grid = page.locator("[data-testid='stDataFrame']").first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)
-    wait_idle(page)
+    select_rows(page, page.locator("[data-testid='stDataFrame']").first, texts=[run_id])
     expected = {
         "keras": "model.keras",
         "saved_model": "saved_model/saved_model.pb",

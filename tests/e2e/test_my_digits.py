@@ -15,6 +15,7 @@ from tests.e2e.conftest import (
     go,
     open_page,
     readme_screenshot,
+    select_rows,
     stop_all_runs,
     wait_idle,
     wait_until,
@@ -202,9 +203,7 @@ def test_browse_relabel_delete_and_move_samples_as_a_zip(browser, tmp_path):
         page.locator(".st-key-digits-show").get_by_role("radio", name="1", exact=True).click()
         wait_idle(page)
         grid = page.locator("[data-testid='stDataFrame']").first
-        grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
-        page.mouse.click(box["x"] + 14, box["y"] + 35 + 24)  # the first row's checkbox
+        select_rows(page, grid, numbers=[1])
         relabel = page.get_by_role("combobox", name="Relabel as")
         expect(relabel).to_be_visible()
         relabel.click()
@@ -213,8 +212,7 @@ def test_browse_relabel_delete_and_move_samples_as_a_zip(browser, tmp_path):
         wait_until(lambda: samples.counts()[7].sum() == 1, 60, "the relabel on disk")
         assert samples.counts()[1].sum() == 2
         wait_idle(page)
-        box = grid.bounding_box()
-        page.mouse.click(box["x"] + 14, box["y"] + 35 + 24)
+        select_rows(page, grid, numbers=[1])
         page.get_by_role("button", name="Delete 1").click()  # asks first
         assert samples.counts()[1].sum() == 2
         page.locator(".st-key-digits-delete button").first.click()

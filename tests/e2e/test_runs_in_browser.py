@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     open_page,
     progress_step,
     run_heading,
+    select_rows,
     set_slider,
     wait_idle,
     wait_state,
@@ -95,10 +96,7 @@ def test_stop_ends_the_run_and_its_model_serves_the_sketch_page(page, server):
     assert run.model_path is not None
     page.locator("h4").filter(has_text="— stopped").first.wait_for(timeout=30_000)
     # Select it in the history (first row) and make it the current model.
-    grid = page.locator("[data-testid='stDataFrame']").first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)  # row 1's selection box
+    select_rows(page, page.locator("[data-testid='stDataFrame']").first, texts=[run_id])
     page.get_by_role("button", name="Use for Evaluate and Sketch").click()
     wait_idle(page)
     go(page, "Sketch")
