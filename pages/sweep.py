@@ -27,11 +27,12 @@ st.subheader(_("1. What to try"))
 spec = space_form()
 all_sweeps, problems = sweeps.list_sweeps()
 start_button(spec, all_sweeps)
-for problem in problems:
-    st.warning(
-        _("Skipped an unreadable sweep folder: {problem}").format(problem=problem),
-        icon=":material/warning:",
-    )
+with st.container():  # one place, however many (the panel below keeps its place)
+    for problem in problems:
+        st.warning(
+            _("Skipped an unreadable sweep folder: {problem}").format(problem=problem),
+            icon=":material/warning:",
+        )
 
 st.subheader(_("2. Trials"))
 shown = shown_sweep(all_sweeps)

@@ -355,28 +355,31 @@ def _start(token: int) -> None:
 
 
 def start_button(spec: sweeps.SweepSpec | None, all_sweeps: list[sweeps.Sweep]) -> None:
-    live = next((s for s in all_sweeps if s.is_live), None)
-    visitor = people.start_note()
-    st.button(
-        _("Start sweep"),
-        type="primary",
-        icon=":material/play_arrow:",
-        disabled=spec is None or live is not None or bool(visitor),
-        help=visitor,
-        on_click=_start,
-        args=(st.session_state[START_TOKEN],),
-        key=PREFIX + "start",
-    )
-    if visitor:
-        st.caption(visitor)
-    elif live is not None:
-        st.caption(
-            _(
-                "Sweep {id} is {state}: one sweep at a time. Stop it below (choose it in the "
-                "list) or wait for it to end."
-            ).format(id=live.sweep_id, state=state_label(live.state.state))
+    # One container whatever it holds: the panel below keeps its place on the page when a
+    # sweep starts or ends (see sweep_panel).
+    with st.container():
+        live = next((s for s in all_sweeps if s.is_live), None)
+        visitor = people.start_note()
+        st.button(
+            _("Start sweep"),
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=spec is None or live is not None or bool(visitor),
+            help=visitor,
+            on_click=_start,
+            args=(st.session_state[START_TOKEN],),
+            key=PREFIX + "start",
         )
-    _show_error("start")
+        if visitor:
+            st.caption(visitor)
+        elif live is not None:
+            st.caption(
+                _(
+                    "Sweep {id} is {state}: one sweep at a time. Stop it below (choose it in "
+                    "the list) or wait for it to end."
+                ).format(id=live.sweep_id, state=state_label(live.state.state))
+            )
+        _show_error("start")
 
 
 # -- a sweep, live --------------------------------------------------------------------------
@@ -393,27 +396,28 @@ def _show(key: str) -> None:
 
 
 def sweep_chooser(all_sweeps: list[sweeps.Sweep], shown: sweeps.Sweep | None) -> None:
-    if len(all_sweeps) < 2 or shown is None:
-        return
-    ids = [s.sweep_id for s in all_sweeps]
-    by_id = {s.sweep_id: s for s in all_sweeps}
-    key = PREFIX + "chooser"
-    st.session_state[key] = shown.sweep_id
-    st.selectbox(
-        _("Sweep"),
-        ids,
-        key=key,
-        on_change=_show,
-        args=(key,),
-        format_func=in_this_language(
-            lambda i: _("{id} · {preset} · {state} · {trials} trials").format(
-                id=i,
-                preset=by_id[i].spec.preset,
-                state=state_label(by_id[i].state.state),
-                trials=i18n.number(by_id[i].spec.trials),
-            )
-        ),
-    )
+    with st.container():  # one place, shown or not (see start_button)
+        if len(all_sweeps) < 2 or shown is None:
+            return
+        ids = [s.sweep_id for s in all_sweeps]
+        by_id = {s.sweep_id: s for s in all_sweeps}
+        key = PREFIX + "chooser"
+        st.session_state[key] = shown.sweep_id
+        st.selectbox(
+            _("Sweep"),
+            ids,
+            key=key,
+            on_change=_show,
+            args=(key,),
+            format_func=in_this_language(
+                lambda i: _("{id} · {preset} · {state} · {trials} trials").format(
+                    id=i,
+                    preset=by_id[i].spec.preset,
+                    state=state_label(by_id[i].state.state),
+                    trials=i18n.number(by_id[i].spec.trials),
+                )
+            ),
+        )
 
 
 def _stop(sweep_id: str) -> None:
@@ -611,7 +615,13 @@ def _panel(sweep_id: str, was_live: bool, shown_state: str) -> None:
 
 
 def sweep_panel(sweep: sweeps.Sweep | None) -> None:
-    """The shown sweep, re-read every few seconds while it is live."""
+    """The shown sweep, re-read every few seconds while it is live.
+
+    When the sweep starts, stops or ends, the panel reruns the whole page. The page above it
+    keeps the same number of elements in every state (each part that may be empty is one
+    container), so the fragment is drawn at the same place by the full run as by its own
+    runs: a fragment run still in flight then redraws the panel rather than leaving a
+    second copy of it where the panel used to be (seen in Chromium under load)."""
     if sweep is None:
         st.info(_("No sweeps yet: choose what to vary above and press **Start sweep**."))
         return

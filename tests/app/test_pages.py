@@ -621,6 +621,42 @@ def test_sweep_page_shows_the_trials_and_uses_the_best(runs_dir):
     assert any(ids[2] in text for text in shown)
 
 
+def _place(node, text: str) -> tuple | None:
+    """Where on the page (the child indices down the tree) the markdown holding ``text`` is."""
+    for index, child in getattr(node, "children", {}).items():
+        if child.type == "markdown" and text in child.value:
+            return (index,)
+        inner = _place(child, text)
+        if inner is not None:
+            return (index, *inner)
+    return None
+
+
+def test_the_sweep_panel_keeps_its_place_when_its_sweep_ends(runs_dir):
+    """The panel reruns the whole page when its sweep ends. The page above it shows more while
+    a sweep is live (a caption under Start), yet the full run must draw the panel where its
+    own runs drew it: a fragment run still in flight would otherwise leave a second panel."""
+    import os
+
+    from mnist import sweeps
+
+    path, _ids = _sweep_with_trials(runs_dir)
+    live = sweeps.SweepState(state=sweeps.RUNNING, pid=os.getpid(), heartbeat=time.time())
+    runs.write_json_atomic(path / sweeps.STATE, live.to_dict())
+    heading = f"Sweep {path.name}"
+    at = open_page("sweep")
+    assert not at.exception, at.exception
+    assert any("one sweep at a time" in c.value for c in at.caption)
+    while_live = _place(at.main, heading)
+    assert while_live is not None and "Best so far" in at.success[0].value
+    runs.write_json_atomic(path / sweeps.STATE, live.replace(state=sweeps.DONE).to_dict())
+    at.run()
+    assert not at.exception, at.exception
+    assert not any("one sweep at a time" in c.value for c in at.caption)
+    assert "Best trial" in at.success[0].value
+    assert _place(at.main, heading) == while_live
+
+
 def test_a_trials_run_says_which_sweep_and_settings_it_has(runs_dir):
     from mnist.ui.train_panel import run_description
 

@@ -82,7 +82,11 @@ def test_a_tiny_sweep_from_the_page_to_evaluate(page, server):
         for trial in sweep.trials:  # every trial's run is in the table
             expect(table).to_contain_text(trial.run.run_id)
         best = sweep.best()
+        # One panel: the sweep's end reran the page, and the panel is drawn where it was
+        # (a second copy, left by a fragment run in flight, was seen under load).
+        expect(page.get_by_text(re.compile(r"^done — "))).to_have_count(1)
         banner = page.get_by_text(re.compile(r"Best trial: trial \d"))
+        expect(banner).to_have_count(1)
         expect(banner).to_contain_text(f"trial {best.number}")
         expect(banner).to_contain_text(best.run.run_id)
         expect(banner).to_contain_text(f"{best.val_accuracy:.2%}")
