@@ -373,12 +373,18 @@ def start_button(spec: sweeps.SweepSpec | None, all_sweeps: list[sweeps.Sweep]) 
         if visitor:
             st.caption(visitor)
         elif live is not None:
-            st.caption(
+            note = (
                 _(
                     "Sweep {id} is {state}: one sweep at a time. Stop it below (choose it in "
                     "the list) or wait for it to end."
-                ).format(id=live.sweep_id, state=state_label(live.state.state))
+                )
+                if len(all_sweeps) > 1  # the list of sweeps is shown (sweep_chooser)
+                else _(
+                    "Sweep {id} is {state}: one sweep at a time. Stop it below or wait for it "
+                    "to end."
+                )
             )
+            st.caption(note.format(id=live.sweep_id, state=state_label(live.state.state)))
         _show_error("start")
 
 

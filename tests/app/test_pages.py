@@ -646,7 +646,8 @@ def test_the_sweep_panel_keeps_its_place_when_its_sweep_ends(runs_dir):
     heading = f"Sweep {path.name}"
     at = open_page("sweep")
     assert not at.exception, at.exception
-    assert any("one sweep at a time" in c.value for c in at.caption)
+    (note,) = [c.value for c in at.caption if "one sweep at a time" in c.value]
+    assert "list" not in note  # one sweep: no list of sweeps to choose it in
     while_live = _place(at.main, heading)
     assert while_live is not None and "Best so far" in at.success[0].value
     runs.write_json_atomic(path / sweeps.STATE, live.replace(state=sweeps.DONE).to_dict())
@@ -655,6 +656,22 @@ def test_the_sweep_panel_keeps_its_place_when_its_sweep_ends(runs_dir):
     assert not any("one sweep at a time" in c.value for c in at.caption)
     assert "Best trial" in at.success[0].value
     assert _place(at.main, heading) == while_live
+
+
+def test_a_live_sweep_among_others_is_found_in_the_list(runs_dir):
+    import os
+
+    from mnist import sweeps
+
+    older, _ids = _sweep_with_trials(runs_dir)
+    live = sweeps.SweepState(state=sweeps.RUNNING, pid=os.getpid(), heartbeat=time.time())
+    runs.write_json_atomic(older / sweeps.STATE, live.to_dict())
+    _sweep_with_trials(runs_dir)  # another, done: two sweeps, so the list is shown
+    at = open_page("sweep")
+    assert not at.exception, at.exception
+    (note,) = [c.value for c in at.caption if "one sweep at a time" in c.value]
+    assert f"Sweep {older.name} is running" in note and "choose it in the list" in note
+    assert len(at.selectbox(key="sweep.chooser").options) == 2
 
 
 def test_a_trials_run_says_which_sweep_and_settings_it_has(runs_dir):
