@@ -14,6 +14,7 @@ tooltips) and the Arrow tables of dataframes (column names and string cells).
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -27,6 +28,7 @@ ALLOWED = {
     "litert", "tflite", "ray", "tune", "asha", "streamlit", "tensorboard", "chromium", "png",
     "jpeg", "jpg", "csv", "json", "zip", "oidc", "url", "id", "cpu", "gpu", "bf", "avx",
     "python", "numpy", "savedmodel", "http", "https", "ok",
+    "keras-io",  # the repository of the Keras examples, cited by a reference line
     # Keras and ML names a learner types
     "dense", "flatten", "dropout", "relu", "elu", "gelu", "selu", "sigmoid", "swish", "tanh",
     "softmax", "adam", "adamw", "sgd", "rmsprop",
@@ -51,6 +53,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")
 
 def english_words(text: str) -> list[str]:
     """The words of ``text`` that are English prose (see the module's docstring)."""
+    text = html.unescape(text)  # Markdown shows "&nbsp;" as a space
     text = _LINK.sub(" ", _CODE.sub(" ", text))
     text = _GLOSS.sub(r"\1 ", text)
     words = []

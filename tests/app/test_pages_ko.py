@@ -3,13 +3,17 @@ language switch and the browser's language."""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import asdict
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist import i18n, runs
+from mnist.records import BatchRecord, EpochRecord
 from mnist.ui.language import LANGUAGE, SWITCH
+from mnist.ui.train_panel import WATCHED
 from tests.app.conftest import APP, PAGES, open_page
 from tests.app.leftover_english import english_words, visible_texts
 from tests.conftest import made_run
@@ -62,6 +66,20 @@ def test_pages_with_runs_speak_korean(name, runs_dir):
     made_run(state=runs.DONE)
     made_run(state=runs.RUNNING)
     assert_korean(open_page(name, locale="ko-KR"))
+
+
+def test_a_finished_runs_charts_speak_korean(runs_dir):
+    """The Training page watching a finished run, with its charts: per batch, per epoch, and
+    the reference lines with their sources (a caption a browser test found English in)."""
+    done = made_run(state=runs.DONE)
+    lines = [runs.metrics_header(), json.dumps(asdict(BatchRecord(loss=2.3, accuracy=0.1)))]
+    lines.append(json.dumps(asdict(EpochRecord(loss=0.3, accuracy=0.9, val_accuracy=0.91))))
+    (done / runs.METRICS).write_text("\n".join(lines) + "\n")
+    at = open_page("train", locale="ko-KR")
+    at.session_state[WATCHED] = done.name
+    at.run()
+    assert any("keras-io" in c.value for c in at.caption), "the references' sources"
+    assert_korean(at)
 
 
 def test_an_english_browser_gets_english():
