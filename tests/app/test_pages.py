@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import time
 
@@ -561,6 +562,15 @@ def _sweep_with_trials(runs_dir):
     return path, ids
 
 
+def _make_live(sweep_dir):
+    """The sweep's state as its driver (this process, reporting now) writes it while running."""
+    from mnist import sweeps
+
+    live = sweeps.SweepState(state=sweeps.RUNNING, pid=os.getpid(), heartbeat=time.time())
+    runs.write_json_atomic(sweep_dir / sweeps.STATE, live.to_dict())
+    return live
+
+
 def test_sweep_page_starts_the_sweep_its_widgets_describe(runs_dir, monkeypatch):
     from mnist import sweeps
 
@@ -636,13 +646,10 @@ def test_the_sweep_panel_keeps_its_place_when_its_sweep_ends(runs_dir):
     """The panel reruns the whole page when its sweep ends. The page above it shows more while
     a sweep is live (a caption under Start), yet the full run must draw the panel where its
     own runs drew it: a fragment run still in flight would otherwise leave a second panel."""
-    import os
-
     from mnist import sweeps
 
     path, _ids = _sweep_with_trials(runs_dir)
-    live = sweeps.SweepState(state=sweeps.RUNNING, pid=os.getpid(), heartbeat=time.time())
-    runs.write_json_atomic(path / sweeps.STATE, live.to_dict())
+    live = _make_live(path)
     heading = f"Sweep {path.name}"
     at = open_page("sweep")
     assert not at.exception, at.exception
@@ -659,13 +666,8 @@ def test_the_sweep_panel_keeps_its_place_when_its_sweep_ends(runs_dir):
 
 
 def test_a_live_sweep_among_others_is_found_in_the_list(runs_dir):
-    import os
-
-    from mnist import sweeps
-
     older, _ids = _sweep_with_trials(runs_dir)
-    live = sweeps.SweepState(state=sweeps.RUNNING, pid=os.getpid(), heartbeat=time.time())
-    runs.write_json_atomic(older / sweeps.STATE, live.to_dict())
+    _make_live(older)
     _sweep_with_trials(runs_dir)  # another, done: two sweeps, so the list is shown
     at = open_page("sweep")
     assert not at.exception, at.exception

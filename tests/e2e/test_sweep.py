@@ -69,7 +69,8 @@ def test_a_tiny_sweep_from_the_page_to_evaluate(page, server):
         expect(page.get_by_role("button", name=re.compile("Stop sweep"))).to_be_visible()
         expect(page.get_by_role("button", name=re.compile("Start sweep"))).to_be_disabled()
         page.reload()  # a reload in the middle: the sweep goes on, the page finds it again
-        # .first: while the panel redraws, its old line can still show beside the new one
+        # .first while waiting: a redraw can show two lines for a moment; once the page has
+        # settled there must be one (checked below)
         expect(page.get_by_text(re.compile(r"^running — ")).first).to_be_visible(timeout=120_000)
 
         # the table fills in as trials finish; the sweep ends on its own
